@@ -50,7 +50,7 @@ else
     sed -i "s/'-std=c++17'/'-std=c++20'/g" "$BUILD"/mmcv-2.1.0/setup.py
     grep -q "c++20" "$BUILD"/mmcv-2.1.0/setup.py || { echo "mmcv setup.py patch failed" >&2; exit 1; }
     MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" "$PY" -m pip wheel --no-deps --no-build-isolation -v \
-      "$BUILD"/mmcv-2.1.0 -w "$CACHE" 2>&1 | grep --line-buffered -E "^\[[0-9]+/[0-9]+\]|error|Error|Created wheel" || true
+      "$BUILD"/mmcv-2.1.0 -w "$CACHE" 2>&1 | grep --line-buffered -E "^\s*\[[0-9]+/[0-9]+\]|error:|Created wheel" || true
     WHEEL=$(ls "$CACHE"/mmcv-2.1.0-*.whl 2>/dev/null | head -n1 || true)
     [ -n "$WHEEL" ] || { echo "mmcv build failed: no wheel in $CACHE" >&2; exit 1; }
     rm -rf "$BUILD"

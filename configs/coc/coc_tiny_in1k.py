@@ -1,0 +1,3 @@
+# CoC-tiny on ImageNet-1k in mmpretrain, the same recipe as coc_small_in1k.py.
+_base_ = './coc_small_in1k.py'
+model = dict(backbone=dict(arch='tiny'), head=dict(in_channels=320))

@@ -1,0 +1,3 @@
+# CoC-small-25: 25 centres per region (5 x 5) in every stage.
+_base_ = './mask_rcnn_coc_small.py'
+model = dict(backbone=dict(proposal_size=5))

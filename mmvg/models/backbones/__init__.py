@@ -1,0 +1,3 @@
+from .context_cluster import ContextCluster
+
+__all__ = ['ContextCluster']

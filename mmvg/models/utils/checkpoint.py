@@ -1,0 +1,81 @@
+"""Loading pre-trained weights into a backbone: unwrap, convert, load, and report every key that did not fit."""
+from typing import Callable, Dict, Optional
+
+import torch
+import torch.nn as nn
+from mmengine.logging import print_log
+from mmengine.runner.checkpoint import CheckpointLoader
+
+import mmvg.utils.checkpoint_io  # noqa: F401  (torch>=2.6-safe local loader)
+
+StateDict = Dict[str, torch.Tensor]
+
+
+def unwrap_state_dict(checkpoint) -> StateDict:
+    """The tensor dict inside a checkpoint: under 'state_dict', 'model' or 'module', or the dict itself.
+
+    A leading ``module.`` (DataParallel) is removed from every key.
+    """
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f'expected a checkpoint dict, got {type(checkpoint).__name__}')
+    for key in ('state_dict', 'model', 'module'):
+        if isinstance(checkpoint.get(key), dict):
+            checkpoint = checkpoint[key]
+            break
+    tensors = {k: v for k, v in checkpoint.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise ValueError(f'the checkpoint holds no tensors (top-level keys: {sorted(checkpoint)[:10]})')
+    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in tensors.items()}
+
+
+def load_pretrained(module: nn.Module,
+                    checkpoint: str,
+                    prefix: Optional[str] = None,
+                    converter: Optional[Callable[[StateDict], StateDict]] = None,
+                    map_location: str = 'cpu') -> None:
+    """Load ``checkpoint`` into a backbone, converting foreign layouts and logging what did not match.
+
+    Args:
+        module (nn.Module): The backbone.
+        checkpoint (str): Path or URL of the checkpoint.
+        prefix (str, optional): Keep only keys with this prefix (e.g. ``'backbone.'``), stripped.
+            Defaults to None.
+        converter (callable, optional): ``state_dict -> state_dict`` to mmvg's layout, full-model keys
+            (``backbone.*``, ``head.*``, ...) allowed. Defaults to None.
+        map_location (str): Defaults to 'cpu'.
+
+    Raises:
+        ValueError: if nothing in the checkpoint belongs to this backbone, or a tensor has the wrong shape.
+    """
+    name = type(module).__name__
+    state_dict = unwrap_state_dict(CheckpointLoader.load_checkpoint(checkpoint, map_location=map_location))
+    if prefix:
+        state_dict = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+        if not state_dict:
+            raise ValueError(f'no key of checkpoint {checkpoint} starts with prefix {prefix!r}')
+    if converter is not None:
+        state_dict = converter(state_dict)
+    if any(k.startswith('backbone.') for k in state_dict):
+        ignored = sorted(k for k in state_dict if not k.startswith('backbone.'))
+        state_dict = {k[len('backbone.'):]: v for k, v in state_dict.items() if k.startswith('backbone.')}
+        if ignored:
+            print_log(f'{name}: {len(ignored)} non-backbone keys of {checkpoint} are not used by the backbone '
+                      f'(e.g. {ignored[:3]})', logger='current')
+
+    own = module.state_dict()
+    wrong_shape = [f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}'
+                   for k, v in state_dict.items() if k in own and v.shape != own[k].shape]
+    if wrong_shape:
+        raise ValueError(f'{name}: {len(wrong_shape)} tensors of {checkpoint} have the wrong shape for this '
+                         f'arch, e.g. ' + '; '.join(wrong_shape[:5]))
+    matched = [k for k in state_dict if k in own]
+    if not matched:
+        raise ValueError(f'{name}: no tensor of {checkpoint} matches this backbone (checkpoint keys such as '
+                         f'{sorted(state_dict)[:5]}). Is it a checkpoint of another model family?')
+    missing, unexpected = module.load_state_dict(state_dict, strict=False)
+    print_log(f'{name}: loaded {len(matched)}/{len(own)} tensors from {checkpoint}', logger='current')
+    if missing:
+        print_log(f'{name}: missing keys (left at their initial values): {missing}', logger='current',
+                  level=30)
+    if unexpected:
+        print_log(f'{name}: unexpected keys (not used): {unexpected}', logger='current', level=30)

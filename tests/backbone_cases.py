@@ -1,0 +1,22 @@
+"""Every registered backbone joins the shared contract test with one entry here: small but real archs (the same
+code paths as the full models) so the whole suite runs on a CPU in minutes."""
+import pytest
+
+# name -> (registry type, constructor kwargs of a tiny arch, expected stage strides)
+BACKBONE_CASES = {
+    'coc': ('mmvg.ContextCluster',
+            dict(arch=dict(depths=[1, 1, 2, 1], embed_dims=[16, 24, 32, 40], num_heads=[2, 2, 4, 4],
+                           head_dims=[8, 8, 8, 8], mlp_ratios=[2, 2, 2, 2], proposal_sizes=[2, 2, 2, 2],
+                           folds=[8, 4, 2, 1])),
+            (4, 8, 16, 32)),
+}
+
+# name -> full archs whose construction (not forward) is checked: the variant tables themselves.
+FULL_ARCHS = {
+    'coc': ('mmvg.ContextCluster', ['tiny', 'tiny2', 'tiny_plain', 'small', 'medium', 'base_dim64',
+                                    'base_dim96']),
+}
+
+
+def case_params():
+    return [pytest.param(name, id=name) for name in BACKBONE_CASES]
