@@ -9,12 +9,15 @@ BACKBONE_CASES = {
                            head_dims=[8, 8, 8, 8], mlp_ratios=[2, 2, 2, 2], proposal_sizes=[2, 2, 2, 2],
                            folds=[8, 4, 2, 1])),
             (4, 8, 16, 32)),
+    # k=9 with key pooling 4, 2, 1, 1 and the relative-position term; the last block has dilation 2
+    'pvig': ('mmvg.PyramidViG', dict(arch=dict(depths=[1, 1, 2, 1], embed_dims=[16, 24, 32, 40])), (4, 8, 16, 32)),
 }
 
 # name -> full archs whose construction (not forward) is checked: the variant tables themselves.
 FULL_ARCHS = {
     'coc': ('mmvg.ContextCluster', ['tiny', 'tiny2', 'tiny_plain', 'small', 'medium', 'base_dim64',
                                     'base_dim96']),
+    'pvig': ('mmvg.PyramidViG', ['tiny', 'small', 'medium', 'base']),
 }
 
 

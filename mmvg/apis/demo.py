@@ -65,6 +65,9 @@ def apply_demo(cfg: Config, **shapes_kwargs) -> Config:
         print_log(f'demo: the backbone starts from scratch (init_cfg {backbone.init_cfg} is not used)',
                   logger='current')
         backbone.init_cfg = None
+    # from scratch, every layer trains and BatchNorm learns its statistics
+    if backbone.get('frozen_stages', -1) != -1 or backbone.get('norm_eval'):
+        backbone.frozen_stages, backbone.norm_eval = -1, False
     for key, value in demo.get('recursive_model_overrides', {}).items():
         _set_recursive(cfg.model, key, value)
     for path, value in demo.get('model_overrides_if_present', {}).items():

@@ -65,3 +65,102 @@ def convert_coc(state_dict: StateDict) -> StateDict:
 
 
 __all__ = ['convert_coc']
+
+
+# -- Vision GNN (PyramidViG, ViG) ---------------------------------------------------------------------------------
+_VIG_BLOCK = {
+    '0.fc1.0.': 'grapher.fc1.conv.', '0.fc1.1.': 'grapher.fc1.norm.',
+    '0.graph_conv.gconv.nn.0.': 'grapher.graph_conv.proj.conv.',
+    '0.graph_conv.gconv.nn.1.': 'grapher.graph_conv.proj.norm.',
+    '0.fc2.0.': 'grapher.fc2.conv.', '0.fc2.1.': 'grapher.fc2.norm.',
+    '1.fc1.0.': 'ffn.fc1.conv.', '1.fc1.1.': 'ffn.fc1.norm.',
+    '1.fc2.0.': 'ffn.fc2.conv.', '1.fc2.1.': 'ffn.fc2.norm.',
+}
+_VIG_HEAD = {'prediction.0.': 'head.fc1.', 'prediction.1.': 'head.bn.', 'prediction.4.': 'head.fc2.'}
+_VIG_OFFICIAL = re.compile(r'stem\.convs\.\d+\.|backbone\.\d+\.')
+_VIG_MMPRETRAIN = re.compile(r'(backbone\.)?(stem\.\d+\.[a-z_]+$|stages\.\d+\.\d+\.|blocks\.\d+\.[01]\.)')
+
+
+def _vig_conv_norm(index: int) -> str:
+    # nn.Sequential(conv, norm[, act]) indices 0, 1 -> ConvNorm's conv, norm
+    return 'conv.' if index == 0 else 'norm.'
+
+
+def _vig_block(prefix: str, rest: str) -> str:
+    """A Grapher (``0.*``) or FFN (``1.*``) key of an official / mmpretrain block -> mmvg; '' for ``relative_pos``."""
+    if rest == '0.relative_pos':
+        return ''
+    old = next((old for old in _VIG_BLOCK if rest.startswith(old)), None)
+    return prefix + _VIG_BLOCK[old] + rest[len(old):] if old else prefix + rest
+
+
+def convert_vig(state_dict: StateDict) -> StateDict:
+    """Official or mmpretrain Vision GNN weights -> :class:`mmvg.models.PyramidViG` / :class:`mmvg.models.ViG`.
+
+    Layouts, detected from the keys:
+
+    - official (``vig_pytorch``): ``stem.convs.*``, ``pos_embed``, ``backbone.{j}.{0,1}.*`` with PViG's
+      downsampling layers ``backbone.{j}.conv.*`` among the blocks, ``prediction.{0,1,4}.*``;
+    - mmpretrain (``tools/model_converters/vig_to_mmpretrain.py``): ``backbone.stem.*``, ``backbone.pos_embed``,
+      ``backbone.stages.{s}.{j}.*`` (PViG; ``j = 0`` downsamples in stages ``s > 0``) or ``backbone.blocks.{i}.*``
+      (ViG), ``head.{fc1,bn,fc2}.*``;
+    - mmvg: returned unchanged.
+
+    The classifier maps to mmpretrain's ``VigClsHead`` (``head.fc1``, ``head.bn``, ``head.fc2``; 1x1-conv
+    weights become Linear weights). The official ``relative_pos`` tables are dropped: they are frozen copies of a
+    function of the grid, recomputed at run time for any input size (and equal to them at 224, where the
+    checkpoints' layout is reproduced; see :mod:`mmvg.models.layers.graph`).
+    """
+    official = any(_VIG_OFFICIAL.match(k) for k in state_dict)
+    if not official and not any(_VIG_MMPRETRAIN.match(k) for k in state_dict):
+        return dict(state_dict)
+    downsamples = sorted({int(m.group(1)) for k in state_dict if (m := re.match(r'backbone\.(\d+)\.conv\.', k))})
+
+    def rename(key: str) -> str:
+        if official:
+            body = key
+            if m := re.match(r'backbone\.(\d+)\.conv\.(\d)\.(.*)', key):  # PViG downsampling among the blocks
+                stage = downsamples.index(int(m.group(1))) + 1
+                return f'backbone.stages.{stage}.downsample.{_vig_conv_norm(int(m.group(2)))}{m.group(3)}'
+            if m := re.match(r'backbone\.(\d+)\.(.*)', key):
+                j = int(m.group(1))
+                before = [d for d in downsamples if d < j]
+                block = j - before[-1] - 1 if before else j
+                return _vig_block(f'backbone.stages.{len(before)}.blocks.{block}.', m.group(2))
+            if m := re.match(r'stem\.convs\.(\d+)\.(.*)', key):
+                return f'backbone.stem.{int(m.group(1)) // 3}.{_vig_conv_norm(int(m.group(1)) % 3)}{m.group(2)}'
+            old = next((old for old in _VIG_HEAD if key.startswith(old)), None)
+            if old:
+                return _VIG_HEAD[old] + key[len(old):]
+        else:
+            body = key[len('backbone.'):] if key.startswith('backbone.') else key
+            if m := re.match(r'stem\.(\d+)\.(.*)', body):
+                return f'backbone.stem.{int(m.group(1)) // 3}.{_vig_conv_norm(int(m.group(1)) % 3)}{m.group(2)}'
+            if (m := re.match(r'stages\.(\d+)\.0\.([01])\.(.*)', body)) and int(m.group(1)) > 0:
+                return f'backbone.stages.{m.group(1)}.downsample.{_vig_conv_norm(int(m.group(2)))}{m.group(3)}'
+            if m := re.match(r'stages\.(\d+)\.(\d+)\.(.*)', body):
+                stage, j = int(m.group(1)), int(m.group(2))
+                return _vig_block(f'backbone.stages.{stage}.blocks.{j - 1 if stage > 0 else j}.', m.group(3))
+            if m := re.match(r'blocks\.(\d+)\.(.*)', body):
+                return _vig_block(f'backbone.stages.0.blocks.{m.group(1)}.', m.group(2))
+        return 'backbone.stem.pos_embed' if body == 'pos_embed' else key
+
+    out, dropped = {}, 0
+    for key, value in state_dict.items():
+        new = rename(key)
+        if not new:
+            dropped += 1
+            continue
+        if new.startswith(('head.fc1.', 'head.fc2.')) and new.endswith('weight') and value.dim() == 4:
+            value = value.flatten(1)  # 1x1 conv -> Linear
+        out[new] = value
+    if dropped:
+        from mmengine.logging import print_log
+        print_log(f'convert_vig: dropped {dropped} relative_pos tables; the relative-position term is computed from '
+                  f'the grid at run time', logger='current')
+    return out
+
+
+__all__ += ['convert_vig']
+
+
