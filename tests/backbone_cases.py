@@ -11,6 +11,10 @@ BACKBONE_CASES = {
             (4, 8, 16, 32)),
     # k=9 with key pooling 4, 2, 1, 1 and the relative-position term; the last block has dilation 2
     'pvig': ('mmvg.PyramidViG', dict(arch=dict(depths=[1, 1, 2, 1], embed_dims=[16, 24, 32, 40])), (4, 8, 16, 32)),
+    # isotropic: 5 blocks in depth groups 2, 1, 1, 1, all at stride p = 7 (odd sizes pad to whole patches)
+    'convmixer': ('mmvg.ConvMixer', dict(arch=dict(embed_dim=16, depth=5, kernel_size=5, patch_size=7)), (7, 7, 7, 7)),
+    'pyramid_convmixer': ('mmvg.PyramidConvMixer', dict(arch=dict(depths=[1, 1, 2, 1], embed_dims=[16, 24, 32, 40])),
+                          (4, 8, 16, 32)),
 }
 
 # name -> full archs whose construction (not forward) is checked: the variant tables themselves.
@@ -18,6 +22,8 @@ FULL_ARCHS = {
     'coc': ('mmvg.ContextCluster', ['tiny', 'tiny2', 'tiny_plain', 'small', 'medium', 'base_dim64',
                                     'base_dim96']),
     'pvig': ('mmvg.PyramidViG', ['tiny', 'small', 'medium', 'base']),
+    'convmixer': ('mmvg.ConvMixer', ['1536/20', '768/32', '1024/20']),
+    'pyramid_convmixer': ('mmvg.PyramidConvMixer', ['tiny', 'small', 'medium']),
 }
 
 

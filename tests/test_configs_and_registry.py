@@ -7,6 +7,8 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from mmvg.models.necks import SimplePyramid
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted(p for p in (ROOT / 'configs').rglob('*.py') if '_base_' not in p.parts)
 REGISTRIES = {'mmdet': 'mmdet.registry', 'mmseg': 'mmseg.registry', 'mmpretrain': 'mmpretrain.registry'}
@@ -35,7 +37,13 @@ def test_config_loads_and_builds(path):
     assert type(backbone).__module__.startswith('mmvg.')
     if cfg.default_scope in ('mmdet', 'mmseg'):
         assert list(cfg.model.neck.in_channels) == list(backbone.out_channels)
-        assert backbone.out_strides == (4, 8, 16, 32)
+        if isinstance(model.neck, SimplePyramid):  # an isotropic backbone: the neck makes the pyramid
+            assert model.neck.in_stride == backbone.out_strides[-1]
+            assert model.neck.out_strides[:4] == (4, 8, 16, 32)
+            if 'rpn_head' in cfg.model:
+                assert tuple(cfg.model.rpn_head.anchor_generator.strides) == model.neck.out_strides
+        else:
+            assert backbone.out_strides == (4, 8, 16, 32)
     else:
         assert cfg.model.head.in_channels == backbone.out_channels[-1]
 

@@ -1,5 +1,7 @@
 from .context_cluster import ContextCluster
 from .pyramid_vig import PyramidViG, ViG
+from .convmixer import ConvMixer, PyramidConvMixer
 
 __all__ = ['ContextCluster']
 __all__ += ['PyramidViG', 'ViG']
+__all__ += ['ConvMixer', 'PyramidConvMixer']

@@ -164,3 +164,83 @@ def convert_vig(state_dict: StateDict) -> StateDict:
 __all__ += ['convert_vig']
 
 
+# -- ConvMixer (ConvMixer, PyramidConvMixer) ----------------------------------------------------------------------
+_CONVMIXER_BLOCK = {'0.fn.0.': 'dwconv.', '0.fn.2.': 'norm1.', '1.': 'pwconv.', '3.': 'norm2.'}
+_CONVMIXER_LAYOUTS = {  # layout -> the depthwise-conv weight of each block; group 1 is the block index
+    'official': re.compile(r'(\d+)\.0\.fn\.0\.weight$'),
+    'timm': re.compile(r'blocks\.(\d+)\.0\.fn\.0\.weight$'),
+    'mmpretrain': re.compile(r'(?:backbone\.)?stages\.(\d+)\.0\.fn\.0\.weight$'),
+}
+
+
+def convmixer_stage_depths(depth: int, num_stages: int = 4) -> list:
+    """How the isotropic :class:`mmvg.models.ConvMixer` splits ``depth`` blocks into stages: as evenly as
+    possible, earlier stages taking the remainder (20 -> [5, 5, 5, 5], 10 -> [3, 3, 2, 2])."""
+    return [depth // num_stages + (i < depth % num_stages) for i in range(num_stages)]
+
+
+def convert_convmixer(state_dict: StateDict) -> StateDict:
+    """The authors', timm's or mmpretrain's ConvMixer weights -> :class:`mmvg.models.ConvMixer`.
+
+    Layouts, detected from the keys:
+
+    - official (``convmixer.py``, one ``nn.Sequential``; the released ``.pth.tar`` files): ``0.*`` (patch conv),
+      ``2.*`` (BN), ``{3 + i}.{0.fn.0, 0.fn.2, 1, 3}.*`` (block ``i``), ``{depth + 5}.*`` (classifier);
+    - timm: ``stem.{0,2}.*``, ``blocks.{i}.{0.fn.0, 0.fn.2, 1, 3}.*``, ``head.*``;
+    - mmpretrain: ``backbone.stem.{0,2}.*``, ``backbone.stages.{i}.{...}.*``, ``head.fc.*``;
+    - mmvg (both ConvMixers): returned unchanged.
+
+    Block ``i`` goes to ``stages.{s}.blocks.{j}`` by :func:`convmixer_stage_depths`; the classifier becomes
+    mmpretrain's ``LinearClsHead`` (``head.fc.*``).
+    """
+    layout, blocks = None, set()
+    for name, pattern in _CONVMIXER_LAYOUTS.items():
+        blocks = {int(m.group(1)) for k in state_dict if (m := pattern.match(k))}
+        if blocks:
+            layout = name
+            break
+    if layout is None:
+        return dict(state_dict)
+    first = 3 if layout == 'official' else 0
+    depth = len(blocks)
+    if blocks != set(range(first, first + depth)):
+        raise ValueError(f'convert_convmixer: the {layout} checkpoint has non-contiguous blocks {sorted(blocks)}.')
+    where, start = {}, 0  # block index -> (stage, index in stage)
+    for stage, d in enumerate(convmixer_stage_depths(depth)):
+        where.update({start + j: (stage, j) for j in range(d)})
+        start += d
+
+    def block(i: int, rest: str, key: str) -> str:
+        for old, new in _CONVMIXER_BLOCK.items():
+            if rest.startswith(old):
+                stage, j = where[i]
+                return f'backbone.stages.{stage}.blocks.{j}.{new}{rest[len(old):]}'
+        return key  # not a ConvMixer key: left for the loader to report
+
+    out = {}
+    for key, value in state_dict.items():
+        new = key
+        if layout == 'official':
+            m = re.match(r'(\d+)\.(.*)', key)
+            if m and int(m.group(1)) in (0, 2):
+                new = f'backbone.stem.{key}'
+            elif m and first <= int(m.group(1)) < first + depth:
+                new = block(int(m.group(1)) - first, m.group(2), key)
+            elif m and int(m.group(1)) == depth + 5:  # after AdaptiveAvgPool2d and Flatten
+                new = f'head.fc.{m.group(2)}'
+        else:
+            body = key[len('backbone.'):] if key.startswith('backbone.') else key
+            block_prefix = 'blocks.' if layout == 'timm' else 'stages.'
+            if body.startswith('stem.'):
+                new = f'backbone.{body}'
+            elif body.startswith(block_prefix) and (m := re.match(r'(\d+)\.(.*)', body[len(block_prefix):])):
+                new = block(int(m.group(1)), m.group(2), key)
+            elif layout == 'timm' and body.startswith('head.'):
+                new = f'head.fc.{body[len("head."):]}'
+        out[new] = value
+    return out
+
+
+__all__ += ['convert_convmixer', 'convmixer_stage_depths']
+
+

@@ -1,0 +1,3 @@
+# Pyramid ConvMixer-medium on ImageNet-1k, the recipe of pyramid_convmixer_small_in1k.py.
+_base_ = './pyramid_convmixer_small_in1k.py'
+model = dict(backbone=dict(arch='medium'), head=dict(in_channels=2048))

@@ -1,0 +1,148 @@
+"""ConvMixer: forward speed against timm on identical weights, and the pyramid archs against PViG's budgets.
+
+Measured within one run of this script:
+
+1. Forward time at 224x224 of ``mmvg.ConvMixer`` against timm's ``convmixer_*`` with the same (converted) weights,
+   eval mode, no gradients; the two models alternate (and swap places every repeat) so that load changes hit both;
+   median of the repeats. On CPU the forward runs on one intra-op thread and is timed by that thread's CPU time:
+   on a shared machine wall time mostly measures the neighbours (a 140 ms forward took 1 to 4 s of wall time with
+   two threads on a loaded 2-core machine).
+2. Parameters and FLOPs (``mmengine.analysis.get_model_complexity_info``) of the ``PyramidConvMixer`` classifiers
+   (backbone, global pooling, 1000-class Linear) at 224x224 against PViG-Ti/S/M's 10.7M/1.7G, 27.3M/4.6G,
+   51.7M/8.9G.
+3. On CUDA only: peak memory of ConvMixer-1536/20 forward + backward at 1333x800, batch 1, with and without
+   gradient checkpointing (``with_cp``), as ``configs/convmixer/mask_rcnn_convmixer_1536_20.py`` trains it.
+
+    python tools/analysis/convmixer_benchmark.py                      # CPU: about 10 minutes
+    python tools/analysis/convmixer_benchmark.py --device cuda --batch 1 64
+"""
+import argparse
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+
+TIMM_NAMES = {'1536/20': 'convmixer_1536_20', '768/32': 'convmixer_768_32', '1024/20': 'convmixer_1024_20_ks9_p14'}
+PVIG_BUDGETS = {'tiny': (10.7, 1.7), 'small': (27.3, 4.6), 'medium': (51.7, 8.9)}
+
+
+def randomize_norms(model: nn.Module) -> nn.Module:
+    """BatchNorm statistics away from the identity, so both models compute something realistic."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.normal_(0, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    return model
+
+
+def speed_vs_timm(arch: str, device: str, batch: int, repeats: int) -> dict:
+    import timm
+
+    from mmvg.models import ConvMixer
+    from mmvg.models.utils import convert_convmixer
+    torch.manual_seed(0)
+    ref = randomize_norms(timm.create_model(TIMM_NAMES[arch], pretrained=False)).eval()
+    ours = ConvMixer(arch=arch, out_indices=-1).eval()
+    converted = convert_convmixer(ref.state_dict())
+    ours.load_state_dict({k[len('backbone.'):]: v for k, v in converted.items() if k.startswith('backbone.')},
+                         strict=True)
+    ref, ours = ref.to(device), ours.to(device)
+    x = torch.randn(batch, 3, 224, 224, device=device)
+    with torch.no_grad():  # the same features, or the timing compares different work
+        diff = (ref.forward_features(x) - ours(x)[0]).abs().max().item()
+
+    clock = time.perf_counter if device == 'cuda' else time.thread_time
+
+    def timed(fn):
+        if device == 'cuda':
+            torch.cuda.synchronize()
+        start = clock()
+        with torch.no_grad():
+            fn(x)
+        if device == 'cuda':
+            torch.cuda.synchronize()
+        return clock() - start
+
+    models = dict(ref=ref.forward_features, ours=ours)
+    for _ in range(3):  # warm-up (cuDNN algorithm search, allocator)
+        timed(ref.forward_features), timed(ours)
+    times = dict(ref=[], ours=[])
+    for i in range(repeats):
+        for name in (('ref', 'ours') if i % 2 else ('ours', 'ref')):
+            times[name].append(timed(models[name]))
+    return dict(diff=diff, **{k: statistics.median(v) for k, v in times.items()})
+
+
+def pyramid_budget(arch: str) -> dict:
+    from mmengine.analysis import get_model_complexity_info
+
+    from mmvg.models import PyramidConvMixer
+
+    class Classifier(nn.Module):
+
+        def __init__(self):
+            super().__init__()
+            self.backbone = PyramidConvMixer(arch=arch, out_indices=-1)
+            self.head = nn.Linear(self.backbone.out_channels[-1], 1000)
+
+        def forward(self, x):
+            return self.head(self.backbone(x)[-1].mean((2, 3)))
+
+    info = get_model_complexity_info(Classifier().eval(), input_shape=(3, 224, 224), show_table=False,
+                                     show_arch=False)
+    return dict(params=info['params'], flops=info['flops'])
+
+
+def detection_memory(with_cp: bool) -> float:
+    from mmvg.models import ConvMixer
+    model = ConvMixer(arch='1536/20', out_indices=-1, with_cp=with_cp).cuda().train()
+    x = torch.randn(1, 3, 800, 1333, device='cuda')
+    torch.cuda.synchronize()
+    base = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    model(x)[0].float().mean().backward()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() - base
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--archs', nargs='+', default=list(TIMM_NAMES), choices=list(TIMM_NAMES))
+    parser.add_argument('--batch', nargs='+', type=int, default=[1])
+    parser.add_argument('--repeats', type=int, default=None, help='timed forwards per model (CPU 20, CUDA 50)')
+    args = parser.parse_args()
+    repeats = args.repeats or (50 if args.device == 'cuda' else 20)
+    if args.device == 'cpu':
+        torch.set_num_threads(1)  # timed by the thread's CPU time, see the module docstring
+
+    rows = []
+    for arch in args.archs:
+        for batch in args.batch:
+            t = speed_vs_timm(arch, args.device, batch, repeats)
+            rows.append((f'ConvMixer-{arch} forward 224x224 b{batch}: time, mmvg vs timm (max abs diff '
+                         f'{t["diff"]:.1e})', f'{t["ours"] * 1000:.1f} ms', f'{t["ref"] * 1000:.1f} ms',
+                         f'{t["ref"] / t["ours"]:.2f}x', '>= 1.0x (speed-up)'))
+            print(' | '.join(rows[-1]), flush=True)
+    for arch, (params, flops) in PVIG_BUDGETS.items():
+        b = pyramid_budget(arch)
+        rows.append((f'PyramidConvMixer-{arch} classifier 224x224: params / FLOPs vs PViG',
+                     f'{b["params"] / 1e6:.2f}M / {b["flops"] / 1e9:.2f}G', f'{params}M / {flops}G',
+                     f'{b["params"] / 1e6 / params:.3f}x / {b["flops"] / 1e9 / flops:.3f}x', 'about 1.0x'))
+        print(' | '.join(rows[-1]), flush=True)
+    if args.device == 'cuda':
+        cp, plain = detection_memory(True), detection_memory(False)
+        rows.append(('ConvMixer-1536/20 fwd+bwd 1333x800 b1: peak memory, with_cp vs without',
+                     f'{cp / 2**30:.2f} GiB', f'{plain / 2**30:.2f} GiB', f'{cp / plain:.2f}x', '(smaller)'))
+
+    device = torch.cuda.get_device_name() if args.device == 'cuda' else f'CPU, {torch.get_num_threads()} threads'
+    print(f'\n{device}, torch {torch.__version__}\n')
+    print('| comparison | mmvg | reference | ratio | goal |\n|---|---|---|---|---|')
+    for r in rows:
+        print('| ' + ' | '.join(r) + ' |')
+
+
+if __name__ == '__main__':
+    main()
