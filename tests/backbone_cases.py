@@ -15,6 +15,16 @@ BACKBONE_CASES = {
     'convmixer': ('mmvg.ConvMixer', dict(arch=dict(embed_dim=16, depth=5, kernel_size=5, patch_size=7)), (7, 7, 7, 7)),
     'pyramid_convmixer': ('mmvg.PyramidConvMixer', dict(arch=dict(depths=[1, 1, 2, 1], embed_dims=[16, 24, 32, 40])),
                           (4, 8, 16, 32)),
+    # official layout (patch 7, 2x2 downsampling after stage 0, windows = segment_dims 8 and 4: partial windows at
+    # these sizes) and a pyramid with several windows per axis
+    'vip': ('mmvg.VisionPermutator',
+            dict(arch=dict(depths=[1, 1, 1, 1], embed_dims=[16, 32, 32, 32], segment_dims=[8, 4, 4, 4],
+                           transitions=[True, False, False, False], patch_size=7)),
+            (7, 14, 14, 14)),
+    'vip_pyramid': ('mmvg.VisionPermutator',
+                    dict(arch=dict(depths=[1, 1, 2, 1], embed_dims=[16, 24, 32, 40], segment_dims=[16, 6, 4, 2],
+                                   transitions=[True, True, True, False], patch_size=4, window_sizes=[8, 4, 4, 2])),
+                    (4, 8, 16, 32)),
 }
 
 # name -> full archs whose construction (not forward) is checked: the variant tables themselves.
@@ -24,6 +34,7 @@ FULL_ARCHS = {
     'pvig': ('mmvg.PyramidViG', ['tiny', 'small', 'medium', 'base']),
     'convmixer': ('mmvg.ConvMixer', ['1536/20', '768/32', '1024/20']),
     'pyramid_convmixer': ('mmvg.PyramidConvMixer', ['tiny', 'small', 'medium']),
+    'vip': ('mmvg.VisionPermutator', ['s14', 's7', 'm7', 'l7', 'tiny', 'small', 'medium']),
 }
 
 

@@ -244,3 +244,44 @@ def convert_convmixer(state_dict: StateDict) -> StateDict:
 __all__ += ['convert_convmixer', 'convmixer_stage_depths']
 
 
+# -- Vision Permutator ---------------------------------------------------------------------------------------------
+_VIP_OFFICIAL = re.compile(r'network\.\d+\.\d+\.attn\.mlp_[chw]\.weight$')
+
+
+def convert_vip(state_dict: StateDict) -> StateDict:
+    """Official Vision Permutator weights (``models/vip.py``) -> :class:`mmvg.models.VisionPermutator`.
+
+    The official ``network`` list interleaves block stages (``network.{k}.{j}.*``) and downsamplings
+    (``network.{k}.proj.*``, before the next stage). Stage ``s`` of the ``k``-th entry is the number of block
+    entries before it; a downsampling becomes ``stages.{s}.downsample``. ``patch_embed.proj`` -> ``stem``,
+    ``attn`` (the permute-MLP) -> ``mixer``, the final ``norm`` -> the last stage's output norm, ``head`` ->
+    mmpretrain's ``head.fc``. Anything else (mmvg layout, other families) is returned unchanged.
+    """
+    if not any(_VIP_OFFICIAL.match(k) for k in state_dict):
+        return dict(state_dict)
+    entries = sorted({int(m.group(1)) for k in state_dict if (m := re.match(r'network\.(\d+)\.', k))})
+    downsamples = {int(m.group(1)) for k in state_dict if (m := re.match(r'network\.(\d+)\.proj\.', k))}
+    stage_of, num_stages = {}, 0
+    for k in entries:
+        stage_of[k] = num_stages
+        num_stages += k not in downsamples
+    out = {}
+    for key, value in state_dict.items():
+        if key.startswith('patch_embed.proj.'):
+            out['backbone.stem.' + key[len('patch_embed.proj.'):]] = value
+        elif m := re.match(r'network\.(\d+)\.proj\.(.*)', key):
+            out[f'backbone.stages.{stage_of[int(m.group(1))]}.downsample.{m.group(2)}'] = value
+        elif m := re.match(r'network\.(\d+)\.(\d+)\.(.*)', key):
+            rest = m.group(3)
+            rest = 'mixer.' + rest[len('attn.'):] if rest.startswith('attn.') else rest
+            out[f'backbone.stages.{stage_of[int(m.group(1))]}.blocks.{m.group(2)}.{rest}'] = value
+        elif key.startswith('norm.'):
+            out[f'backbone.norm{num_stages - 1}.' + key[len('norm.'):]] = value
+        elif key.startswith('head.'):
+            out['head.fc.' + key[len('head.'):]] = value
+        else:
+            out[key] = value
+    return out
+
+
+__all__ += ['convert_vip']
