@@ -424,10 +424,11 @@ def test_demo_isotropic_mask_rcnn_trains_and_evaluates(tmp_path, monkeypatch):
     cfg.model.backbone.arch = dict(TINY, embed_dim=32)
     cfg.model.neck.in_channels = [32]
     cfg.train_dataloader.batch_size = 2
+    cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = cfg.default_hooks.checkpoint.interval = 4
     cfg.work_dir = str(tmp_path / 'work')
     cfg.default_hooks.logger.interval = 1
     runner = Runner.from_cfg(cfg)
     runner.train()
     metrics = {k: v.current() for k, v in runner.message_hub.log_scalars.items() if k.startswith('val/')}
     assert {'val/coco/bbox_mAP', 'val/coco/segm_mAP'} <= set(metrics)
-    assert (tmp_path / 'work' / 'epoch_1.pth').is_file()
+    assert (tmp_path / 'work' / 'iter_4.pth').is_file()
