@@ -28,6 +28,7 @@ setup(
         'mmcv>=2.0,<2.3',
         'timm>=0.9',
         'numpy',
+        'filelock',
     ],
     extras_require={
         'det': ['mmdet>=3.1,<4', 'pycocotools'],

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Multi-GPU / multi-node training through torchrun and MMEngine's launcher.
 #   bash tools/dist_train.sh CONFIG GPUS [train.py args...]
+# Without CUDA, GPUS processes train on the CPU (gloo).
 # Multi-node: NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 bash tools/dist_train.sh CONFIG 8
 CONFIG=$1
 GPUS=$2

@@ -15,7 +15,8 @@ from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmvg  # noqa: E402,F401
-from mmvg.apis import DatasetNotFoundError, apply_demo, check_datasets, save_predictions  # noqa: E402
+from mmvg.apis import (DatasetNotFoundError, apply_demo, check_datasets, save_predictions,  # noqa: E402
+                       setup_cpu_distributed)
 
 
 def parse_args():
@@ -52,6 +53,7 @@ def main():
         check_datasets(cfg, args.config, splits=('test_dataloader', ))
     except DatasetNotFoundError as e:
         sys.exit(str(e))
+    setup_cpu_distributed(cfg)  # --launcher pytorch without CUDA: gloo
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     metrics = runner.test()
     if args.show_dir:

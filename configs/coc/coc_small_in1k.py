@@ -37,3 +37,4 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True, begin=5),
 ]
 auto_scale_lr = dict(base_batch_size=1024)
+default_hooks = dict(checkpoint=dict(max_keep_ckpts=1, save_best='accuracy/top1', rule='greater'))  # the last and the best

@@ -18,6 +18,7 @@ model = dict(
         proposal_size=2,
         out_indices=(0, 1, 2, 3),
         drop_path_rate=0.1,
+        layer_scale_init_value=1e-5,
         init_cfg=dict(type='Pretrained', checkpoint=checkpoint)),
     neck=dict(in_channels=[64, 128, 320, 512]))
 

@@ -35,3 +35,4 @@ param_scheduler = dict(
     type='OneCycleLR', eta_max=0.01, total_steps=max_epochs, pct_start=0.4, anneal_strategy='linear',
     three_phase=True, div_factor=20, final_div_factor=1e4, by_epoch=True, convert_to_iter_based=True)
 auto_scale_lr = dict(base_batch_size=640)
+default_hooks = dict(checkpoint=dict(max_keep_ckpts=1, save_best='accuracy/top1', rule='greater'))  # the last and the best

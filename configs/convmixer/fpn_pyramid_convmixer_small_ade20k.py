@@ -31,3 +31,4 @@ model = dict(
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',
                      optimizer=dict(type='AdamW', lr=1e-4, weight_decay=1e-4))
 param_scheduler = [dict(type='PolyLR', power=0.9, eta_min=0.0, begin=0, end=80000, by_epoch=False)]
+default_hooks = dict(checkpoint=dict(max_keep_ckpts=1, save_best='mIoU', rule='greater'))  # the last and the best

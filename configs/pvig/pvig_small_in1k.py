@@ -33,3 +33,4 @@ param_scheduler = [
 ]
 custom_hooks = [dict(type='EMAHook', momentum=4e-5, priority='ABOVE_NORMAL')]
 auto_scale_lr = dict(base_batch_size=1024)
+default_hooks = dict(checkpoint=dict(max_keep_ckpts=1, save_best='accuracy/top1', rule='greater'))  # the last and the best

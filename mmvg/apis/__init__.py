@@ -1,4 +1,6 @@
 from .datasets_check import DatasetNotFoundError, check_datasets
-from .demo import apply_demo, enable_amp, save_predictions
+from .demo import AutocastOptimWrapper, apply_demo, enable_amp, save_predictions
+from .dist import setup_cpu_distributed
 
-__all__ = ['DatasetNotFoundError', 'check_datasets', 'apply_demo', 'enable_amp', 'save_predictions']
+__all__ = ['DatasetNotFoundError', 'check_datasets', 'AutocastOptimWrapper', 'apply_demo', 'enable_amp',
+           'save_predictions', 'setup_cpu_distributed']

@@ -5,7 +5,8 @@ drawn from ``numpy.random.default_rng([seed, stream, split, index])``, one gener
 byte-identical for a seed, and a smaller set is a prefix of a larger one. Shapes are rasterised exactly on the
 pixel grid (no anti-aliasing), so masks, label maps and image pixels agree.
 
-Scenes (detection and segmentation) hold 1-4 shapes whose circumscribed circle is 12%-45% of the short side.
+Scenes (detection and segmentation) hold 1-4 shapes whose circumscribed circle is 12%-45% of the short side
+(``shape_size``).
 Later shapes occlude earlier ones; a shape is re-drawn (at most 10 times, then left out) where it
 would hide more than 70% of an earlier shape, cut a hole into it, or leave a visible piece smaller than
 ``_MIN_PIECE_AREA``. So every annotated instance is visible, and its visible part is a few simple polygons.
@@ -41,14 +42,17 @@ Example:
     >>> roots['det']
     'data/shapes/coco'
 """
+import hashlib
 import json
 import os
 import os.path as osp
 import shutil
+import tempfile
 from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+from filelock import FileLock
 from PIL import Image
 
 SHAPES_CLASSES = ('circle', 'square', 'triangle')
@@ -253,7 +257,7 @@ def _scenes(params: dict, split: str, single: bool) -> Iterator[Tuple[int, Scene
             yield index, render_scene(rng, height, width, [index % len(SHAPES_CLASSES)], _SINGLE_SIZE)
         else:
             labels = rng.integers(0, len(SHAPES_CLASSES), rng.integers(1, _MAX_SHAPES + 1))
-            yield index, render_scene(rng, height, width, labels)
+            yield index, render_scene(rng, height, width, labels, tuple(params['shape_size']))
 
 
 def _save_jpeg(image: np.ndarray, path: str) -> None:
@@ -367,10 +371,23 @@ def read_marker(data_root: str) -> Optional[dict]:
 
 
 def _build(data_root: str, task: str, params: dict) -> None:
-    """Generate one task's data root unless it is complete with the same parameters."""
+    """Generate one task's data root unless it is complete with the same parameters.
+
+    Processes building the same root at once (the ranks of a distributed demo) take turns on a lock file in the
+    temporary directory, named after the root: the first generates it, the others then find it complete.
+    """
     marker = read_marker(data_root)
     if marker is not None and marker.get('params') == params:
         return
+    key = hashlib.sha1(osp.abspath(data_root).encode()).hexdigest()[:16]
+    with FileLock(osp.join(tempfile.gettempdir(), f'mmvg_shapes_{key}.lock')):
+        marker = read_marker(data_root)
+        if marker is not None and marker.get('params') == params:
+            return
+        _generate(data_root, task, params)
+
+
+def _generate(data_root: str, task: str, params: dict) -> None:
     if osp.exists(data_root) and not osp.isfile(osp.join(data_root, MARKER_FILE)):
         raise FileExistsError(f'{data_root} exists but was not written by generate_shapes (it has no '
                               f'{MARKER_FILE}): move it away or choose another root')
@@ -389,7 +406,7 @@ def _build(data_root: str, task: str, params: dict) -> None:
 
 
 def _check_args(num_train: int, num_val: int, img_size: Tuple[int, int], size_range: Optional[Tuple[int, int]],
-                seed: int, tasks: Sequence[str]) -> None:
+                shape_size: Tuple[float, float], seed: int, tasks: Sequence[str]) -> None:
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
         raise ValueError(f'unknown tasks {unknown}; valid tasks are {TASKS}')
@@ -399,6 +416,8 @@ def _check_args(num_train: int, num_val: int, img_size: Tuple[int, int], size_ra
         raise ValueError(f'seed must be non-negative, got {seed}')
     if len(img_size) != 2 or min(img_size) < _MIN_SIDE:
         raise ValueError(f'img_size must be (height, width) with both at least {_MIN_SIDE}, got {img_size}')
+    if len(shape_size) != 2 or not 0 < shape_size[0] <= shape_size[1] <= 1:
+        raise ValueError(f'shape_size must be (min, max) fractions with 0 < min <= max <= 1, got {shape_size}')
     if size_range is not None and (len(size_range) != 2 or not _MIN_SIDE <= size_range[0] <= size_range[1]):
         raise ValueError(f'size_range must be (min, max) with {_MIN_SIDE} <= min <= max, got {size_range}')
 
@@ -408,6 +427,7 @@ def generate_shapes(root: str = 'data/shapes',
                     num_val: int = 100,
                     img_size: Tuple[int, int] = (256, 256),
                     size_range: Optional[Tuple[int, int]] = None,
+                    shape_size: Tuple[float, float] = _SCENE_SIZE,
                     seed: int = 0,
                     tasks: Sequence[str] = TASKS) -> Dict[str, str]:
     """Generate the shapes data sets, or return at once where they are complete with the same parameters.
@@ -420,6 +440,8 @@ def generate_shapes(root: str = 'data/shapes',
             ``(256, 256)``.
         size_range (Tuple[int, int], optional): ``(min, max)``; if given, the height and the width of each image
             are drawn independently from it (inclusive) instead of using ``img_size``. Defaults to None.
+        shape_size (Tuple[float, float]): range of a scene shape's circumscribed diameter, as a fraction of the
+            image's short side (detection and segmentation scenes). Defaults to ``(0.12, 0.45)``.
         seed (int): non-negative seed; the same seed gives byte-identical files. Defaults to 0.
         tasks (Sequence[str]): any of ``'det'`` (COCO instances), ``'seg'`` (ADE20K) and ``'cls'`` (ImageNet).
             Defaults to all three.
@@ -428,14 +450,15 @@ def generate_shapes(root: str = 'data/shapes',
         Dict[str, str]: the data root of each task in ``tasks``: ``root/coco``,
         ``root/ade/ADEChallengeData2016`` and ``root/imagenet``.
     """
-    _check_args(num_train, num_val, img_size, size_range, seed, tasks)
+    _check_args(num_train, num_val, img_size, size_range, shape_size, seed, tasks)
     params = dict(
         version=GENERATOR_VERSION,
         seed=int(seed),
         num_train=int(num_train),
         num_val=int(num_val),
         img_size=[int(s) for s in img_size],
-        size_range=None if size_range is None else [int(s) for s in size_range])
+        size_range=None if size_range is None else [int(s) for s in size_range],
+        shape_size=[float(s) for s in shape_size])
     roots = {}
     for task in tasks:
         roots[task] = osp.join(root, _TASK_DIRS[task])

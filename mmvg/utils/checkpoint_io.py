@@ -21,7 +21,8 @@ def load_local_checkpoint(filename: str, map_location=None):
     """Load a local checkpoint file (any pickled object, as torch < 2.6 did)."""
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
-        raise FileNotFoundError(f'checkpoint file {filename} does not exist')
+        what = 'is a directory, not a file' if osp.isdir(filename) else 'does not exist'
+        raise FileNotFoundError(f'checkpoint file {filename} {what}')
     try:
         return torch.load(filename, map_location=map_location, weights_only=False)
     except Exception as e:  # truncated, not a checkpoint, wrong format

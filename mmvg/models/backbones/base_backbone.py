@@ -106,6 +106,9 @@ class PyramidBackbone(BaseModule):
         if not isinstance(x, torch.Tensor) or x.dim() != 4:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f'{type(self).__name__} expects a 4-D tensor (B, C, H, W), got {shape}.')
+        if not x.is_floating_point():
+            raise ValueError(f'{type(self).__name__} expects a floating-point tensor, got {x.dtype}: convert images '
+                             f'with .float() and normalise them (a data preprocessor does this in a config).')
         if x.shape[1] != self.in_channels:
             raise ValueError(f'{type(self).__name__} expects {self.in_channels} input channels, '
                              f'got {x.shape[1]} (input shape {tuple(x.shape)}).')

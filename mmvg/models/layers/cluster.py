@@ -102,7 +102,7 @@ class Cluster(nn.Module):
             assign = torch.zeros_like(sim).scatter_(1, sim.argmax(dim=1, keepdim=True), 1.)
             sim = sim * assign
             if padded:
-                sim = sim * valid.reshape(b, 1, -1)
+                sim = sim * valid.reshape(b, 1, rh * rw)
             centers_out = (sim @ values + value_centers) / (sim.sum(dim=-1, keepdim=True) + 1.0)  # b, M, d
             out = sim.transpose(1, 2) @ centers_out  # b, N, d
 

@@ -184,7 +184,7 @@ def _chunked_topk(x: torch.Tensor, y: torch.Tensor, kd: int, rel_pos: Optional[R
                   chunk_bytes: int) -> torch.Tensor:
     B, _, N = x.shape
     M = y.shape[-1]
-    rows = max(1, chunk_bytes // (4 * B * M))
+    rows = max(1, chunk_bytes // (4 * max(B, 1) * M))  # B = 0: an empty batch
     xt = x.transpose(1, 2)  # B, N, C
     y_sq = y.square().sum(1, keepdim=True)  # B, 1, M
     idx = torch.empty(B, N, kd, dtype=torch.long, device=x.device)
@@ -253,12 +253,12 @@ class _MaxRelative(torch.autograd.Function):
     def forward(ctx, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor, chunk_bytes: int) -> torch.Tensor:
         B, C, N = x.shape
         K = idx.shape[-1]
-        rows = max(1, chunk_bytes // (B * C * K * y.element_size()))  # one [B, C, rows, K] gather
+        rows = max(1, chunk_bytes // (max(B, 1) * C * K * y.element_size()))  # one [B, C, rows, K] gather
         out = torch.empty_like(x)
         arg = torch.empty((B, C, N), dtype=torch.uint8 if K <= 256 else torch.long, device=x.device)
         for start in range(0, N, rows):
             end = min(start + rows, N)
-            nbr = idx[:, start:end].reshape(B, 1, -1).expand(-1, C, -1)  # B, C, q*K
+            nbr = idx[:, start:end].reshape(B, 1, (end - start) * K).expand(-1, C, -1)  # B, C, q*K
             out[:, :, start:end], arg[:, :, start:end] = y.gather(2, nbr).view(B, C, end - start, K).max(-1)
         out.sub_(x)
         ctx.save_for_backward(idx, arg)

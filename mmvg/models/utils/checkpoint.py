@@ -45,10 +45,15 @@ def load_pretrained(module: nn.Module,
         map_location (str): Defaults to 'cpu'.
 
     Raises:
-        ValueError: if nothing in the checkpoint belongs to this backbone, or a tensor has the wrong shape.
+        ValueError: if the file holds no state dict, a tensor has the wrong shape, or the checkpoint holds less
+            than half of the backbone's weights (another model family).
     """
     name = type(module).__name__
-    state_dict = unwrap_state_dict(CheckpointLoader.load_checkpoint(checkpoint, map_location=map_location))
+    loaded = CheckpointLoader.load_checkpoint(checkpoint, map_location=map_location)
+    try:
+        state_dict = unwrap_state_dict(loaded)
+    except ValueError as e:
+        raise ValueError(f'{name}: {checkpoint} is not a model checkpoint: {e}') from e
     if prefix:
         state_dict = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
         if not state_dict:
@@ -69,8 +74,13 @@ def load_pretrained(module: nn.Module,
         raise ValueError(f'{name}: {len(wrong_shape)} tensors of {checkpoint} have the wrong shape for this '
                          f'arch, e.g. ' + '; '.join(wrong_shape[:5]))
     matched = [k for k in state_dict if k in own]
-    if not matched:
-        raise ValueError(f'{name}: no tensor of {checkpoint} matches this backbone (checkpoint keys such as '
+    # a checkpoint of another family can share a few names and shapes (e.g. 'stages.0.blocks.0.norm1.weight'):
+    # loading those alone would leave the backbone random, so at least half of its weights must come from it
+    covered = sum(own[k].numel() for k in matched) / max(1, sum(v.numel() for v in own.values()))
+    if covered < 0.5:
+        absent = [k for k in own if k not in state_dict]
+        raise ValueError(f'{name}: {checkpoint} holds only {covered:.0%} of this backbone\'s weights ({len(matched)} '
+                         f'of {len(own)} tensors; missing e.g. {absent[:3]}; checkpoint keys such as '
                          f'{sorted(state_dict)[:5]}). Is it a checkpoint of another model family?')
     missing, unexpected = module.load_state_dict(state_dict, strict=False)
     print_log(f'{name}: loaded {len(matched)}/{len(own)} tensors from {checkpoint}', logger='current')
