@@ -4,8 +4,7 @@
 _base_ = [
     'mmseg::_base_/models/fpn_r50.py',
     'mmseg::_base_/datasets/ade20k.py',
-    'mmseg::_base_/default_runtime.py',
-    'mmseg::_base_/schedules/schedule_80k.py',
+    '../_base_/schedules/seg_adamw_80k.py',
 ]
 custom_imports = dict(imports=['mmvg.models'], allow_failed_imports=False)
 
@@ -34,8 +33,3 @@ model = dict(
         in_stride=7,
         out_strides=(4, 8, 16, 32)),  # FPNHead's feature_strides
     decode_head=dict(num_classes=150))
-
-optim_wrapper = dict(_delete_=True, type='OptimWrapper',
-                     optimizer=dict(type='AdamW', lr=1e-4, weight_decay=1e-4))
-param_scheduler = [dict(type='PolyLR', power=0.9, eta_min=0.0, begin=0, end=80000, by_epoch=False)]
-default_hooks = dict(checkpoint=dict(max_keep_ckpts=1, save_best='mIoU', rule='greater'))  # the last and the best

@@ -4,8 +4,7 @@
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     'mmdet::_base_/datasets/coco_instance.py',
-    'mmdet::_base_/schedules/schedule_1x.py',
-    'mmdet::_base_/default_runtime.py',
+    '../_base_/schedules/det_adamw_1x.py',
 ]
 custom_imports = dict(imports=['mmvg.models'], allow_failed_imports=False)
 
@@ -33,7 +32,3 @@ model = dict(
         out_channels=256,
         in_stride=7,
         out_strides=(4, 8, 16, 32, 64)))  # the anchor generator's strides; RoIs use the first four
-
-optim_wrapper = dict(_delete_=True, type='OptimWrapper',
-                     optimizer=dict(type='AdamW', lr=1e-4, weight_decay=1e-4))
-default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=1, save_best='coco/bbox_mAP', rule='greater'))

@@ -4,8 +4,7 @@
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     'mmdet::_base_/datasets/coco_instance.py',
-    'mmdet::_base_/schedules/schedule_1x.py',
-    'mmdet::_base_/default_runtime.py',
+    '../_base_/schedules/det_adamw_1x.py',
 ]
 custom_imports = dict(imports=['mmvg.models'], allow_failed_imports=False)
 
@@ -24,7 +23,3 @@ model = dict(
         norm_eval=True,
         init_cfg=dict(type='Pretrained', checkpoint=checkpoint)),
     neck=dict(in_channels=[192, 384, 768, 1536]))
-
-optim_wrapper = dict(_delete_=True, type='OptimWrapper',
-                     optimizer=dict(type='AdamW', lr=1e-4, weight_decay=1e-4))
-default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=1, save_best='coco/bbox_mAP', rule='greater'))

@@ -4,8 +4,7 @@
 _base_ = [
     'mmseg::_base_/models/fpn_r50.py',
     'mmseg::_base_/datasets/ade20k.py',
-    'mmseg::_base_/default_runtime.py',
-    'mmseg::_base_/schedules/schedule_40k.py',
+    '../_base_/schedules/seg_adamw_80k.py',
 ]
 custom_imports = dict(imports=['mmvg.models'], allow_failed_imports=False)
 
@@ -25,8 +24,9 @@ model = dict(
     neck=dict(in_channels=[80, 160, 400, 640]),
     decode_head=dict(num_classes=150))
 
-optim_wrapper = dict(_delete_=True, type='OptimWrapper',
-                     optimizer=dict(type='AdamW', lr=1e-4, weight_decay=1e-4))
 param_scheduler = [dict(type='PolyLR', power=0.9, eta_min=0.0, begin=0, end=40000, by_epoch=False)]
-# keep the last and the best checkpoint
-default_hooks = dict(checkpoint=dict(max_keep_ckpts=1, save_best='mIoU', rule='greater'))
+
+# 40k iterations at batch 16 (mmseg's schedule_40k: evaluation and checkpoints every 4k)
+train_cfg = dict(max_iters=40000, val_interval=4000)
+param_scheduler = [dict(type='PolyLR', power=0.9, eta_min=0.0, begin=0, end=40000, by_epoch=False)]
+default_hooks = dict(checkpoint=dict(interval=4000))

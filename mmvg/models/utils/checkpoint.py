@@ -1,4 +1,8 @@
 """Loading pre-trained weights into a backbone: unwrap, convert, load, and report every key that did not fit."""
+import argparse
+import os
+import os.path as osp
+import sys
 from typing import Callable, Dict, Optional
 
 import torch
@@ -89,3 +93,57 @@ def load_pretrained(module: nn.Module,
                   level=30)
     if unexpected:
         print_log(f'{name}: unexpected keys (not used): {unexpected}', logger='current', level=30)
+
+
+def convert_checkpoint_file(src: str,
+                            dst: str,
+                            converter: Callable[[StateDict], StateDict],
+                            family: str,
+                            check: Optional[Callable[[StateDict], str]] = None) -> StateDict:
+    """Convert the checkpoint file ``src`` to mmvg's layout and save it as ``{'state_dict', 'meta'}`` at ``dst``.
+
+    Args:
+        src (str): Path or URL of a checkpoint in a foreign layout (bare, or under 'state_dict' / 'model').
+        dst (str): Output path; its folder is created.
+        converter (callable): ``state_dict -> state_dict`` in mmvg's layout (e.g. :func:`convert_coc`).
+        family (str): The model family, for messages (e.g. ``'Context Cluster'``).
+        check (callable, optional): Called with the converted state dict; raises ``ValueError`` if it does not fit
+            the family and returns a line of facts for the summary (e.g. the arch read from the tensors).
+            Defaults to None.
+
+    Returns:
+        dict: The converted state dict.
+
+    Raises:
+        ValueError: if ``src`` is not in a layout the converter knows (conversion changed no key).
+    """
+    state_dict = unwrap_state_dict(CheckpointLoader.load_checkpoint(src, map_location='cpu'))
+    converted = converter(state_dict)
+    if set(converted) == set(state_dict):
+        raise ValueError(f'{src} is not in the official {family} layout (keys such as {sorted(state_dict)[:4]}); '
+                         'nothing to convert')
+    facts = check(converted) if check is not None else ''
+    if osp.dirname(osp.abspath(dst)):
+        os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
+    torch.save({'state_dict': converted, 'meta': dict(converted_from=src)}, dst)
+    num_backbone = sum(k.startswith('backbone.') for k in converted)
+    print(f'{src} -> {dst}: {family}{" " + facts if facts else ""}, {num_backbone} backbone tensors, '
+          f'{len(converted) - num_backbone} others')
+    return converted
+
+
+def converter_main(doc: str,
+                   converter: Callable[[StateDict], StateDict],
+                   family: str,
+                   check: Optional[Callable[[StateDict], str]] = None) -> None:
+    """The command line of ``tools/model_converters/*_to_mmvg.py``: ``SRC DST``; exit 1 with the reason on error."""
+    parser = argparse.ArgumentParser(description=doc.split('\n\n')[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=doc)
+    parser.add_argument('src', help=f'{family} checkpoint in a foreign layout (path or URL)')
+    parser.add_argument('dst', help='where to save the converted checkpoint')
+    args = parser.parse_args()
+    try:
+        convert_checkpoint_file(args.src, args.dst, converter, family, check)
+    except ValueError as e:
+        print(e, file=sys.stderr)
+        sys.exit(1)
