@@ -34,7 +34,9 @@ setup(
         'det': ['mmdet>=3.1,<4', 'pycocotools'],
         'seg': ['mmsegmentation>=1.1,<2', 'ftfy', 'regex'],
         'cls': ['mmpretrain>=1.0,<2'],
-        'all': ['mmdet>=3.1,<4', 'pycocotools', 'mmsegmentation>=1.1,<2', 'ftfy', 'regex', 'mmpretrain>=1.0,<2'],
+        'vis': ['grad-cam>=1.4'],  # tools/visualization/gradcam.py, vis_pvig_graph.py (node by Grad-CAM)
+        'all': ['mmdet>=3.1,<4', 'pycocotools', 'mmsegmentation>=1.1,<2', 'ftfy', 'regex', 'mmpretrain>=1.0,<2',
+                'grad-cam>=1.4'],
         'tests': ['pytest', 'pytest-timeout', 'hypothesis'],
     },
     zip_safe=False,

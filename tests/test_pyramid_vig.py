@@ -1,5 +1,6 @@
 """Pyramid ViG: the chunked graph against brute-force oracles, the relative-position term against the official
 formula, parity with mmpretrain's port, checkpoint layouts."""
+import copy
 import math
 import subprocess
 import sys
@@ -12,7 +13,8 @@ import torch.nn.functional as F
 
 from mmvg.models import PyramidViG, ViG
 from mmvg.models.layers import MaxRelativeGraphConv, knn_graph, max_relative, relative_position, sincos_embed_2d
-from mmvg.models.layers.graph import fit_neighbours
+from mmvg.models.layers import graph as graph_module
+from mmvg.models.layers.graph import ConvNorm, conv_norm_chain, fit_neighbours
 from mmvg.models.utils import convert_vig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -377,8 +379,8 @@ def test_any_size_and_dense_knn_reference():
         x = torch.randn(1, 3, *size)
         with torch.no_grad():
             outs, refs = model(x), dense(x)
-        assert [tuple(o.shape[-2:]) for o in outs] == [(math.ceil(size[0] / s), math.ceil(size[1] / s))
-                                                        for s in (4, 8, 16, 32)]
+        grids = [(math.ceil(size[0] / s), math.ceil(size[1] / s)) for s in (4, 8, 16, 32)]
+        assert [tuple(o.shape[-2:]) for o in outs] == grids
         for a, b in zip(outs, refs):
             torch.testing.assert_close(a, b)
 
@@ -416,3 +418,157 @@ def test_vig_isotropic_shapes():
         (out, ) = model(torch.rand(1, 3, 97, 131))
     assert out.shape == (1, 32, 7, 9)
     assert [b.grapher.graph_conv.k for b in model.stages[0].blocks] == [9, 18]
+
+
+# -- norm + activation recomputed in the backward pass -------------------------------------------------------------
+def saved_bytes(fn, batch=2):
+    """Output of ``fn()`` and the bytes of the per-sample tensors (``batch`` first, three or more dims: not
+    parameters nor per-channel statistics) autograd keeps for its backward pass, distinct storages counted once."""
+    storages = {}
+
+    def pack(t):
+        if t.dim() >= 3 and t.shape[0] == batch:
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = fn()
+    return out, sum(storages.values())
+
+
+def plain(monkeypatch):
+    """Run the layers as they are: the reference for conv_norm_chain."""
+    monkeypatch.setattr(graph_module, '_recomputable', lambda *args: False)
+
+
+class Chain(torch.nn.Sequential):
+    """ConvNorm layers run by conv_norm_chain; ``nn.Sequential(*chain)`` is the plain reference."""
+
+    def forward(self, x):
+        return conv_norm_chain(x, *self)
+
+
+def run_and_grads(model, x, autocast=False):
+    model.zero_grad()
+    x = x.detach().requires_grad_()
+    with torch.autocast('cpu', dtype=torch.bfloat16, enabled=autocast):
+        outs = model(x)
+    outs = outs if isinstance(outs, tuple) else (outs, )
+    weights = [torch.randn(o.shape, generator=torch.Generator().manual_seed(i)) for i, o in enumerate(outs)]
+    sum((o.float() * w).sum() for o, w in zip(outs, weights)).backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    return [o.detach().float() for o in outs], dict(grads, input=x.grad), {k: v.clone() for k, v in
+                                                                           model.state_dict().items()}
+
+
+def assert_same_run(a, b, tol=1e-5):
+    (outs_a, grads_a, state_a), (outs_b, grads_b, state_b) = a, b
+    for u, v in zip(outs_a, outs_b):
+        torch.testing.assert_close(u, v, rtol=tol, atol=tol)
+    assert grads_a.keys() == grads_b.keys()
+    for k in grads_a:
+        torch.testing.assert_close(grads_a[k], grads_b[k], rtol=tol, atol=tol, msg=k)
+    for k in state_a:  # running statistics updated once, as the plain layers do
+        torch.testing.assert_close(state_a[k], state_b[k], rtol=0, atol=0, msg=k)
+
+
+@pytest.mark.parametrize('act_cfg,kernel,stride,groups', [
+    (dict(type='GELU'), 1, 1, 1),
+    (dict(type='GELU', approximate='tanh'), 3, 2, 2),
+    (dict(type='ReLU', inplace=True), 3, 1, 1),
+    (None, 1, 1, 4),  # norm without activation
+])
+@pytest.mark.parametrize('training', [True, False])
+def test_conv_norm_chain_equals_plain_layers_in_less_memory(act_cfg, kernel, stride, groups, training):
+    torch.manual_seed(0)
+    chain = Chain(ConvNorm(8, 16, 3, act_cfg=act_cfg), ConvNorm(16, 12, kernel, stride, groups))
+    randomize_bn_(chain)
+    chain.train(training)
+    ref = torch.nn.Sequential(*copy.deepcopy(chain))
+    x = torch.randn(2, 8, 13, 11)
+    assert_same_run(run_and_grads(chain, x), run_and_grads(ref, x))
+    _, fused_bytes = saved_bytes(lambda: chain(x.requires_grad_()))
+    _, plain_bytes = saved_bytes(lambda: ref(x))
+    # plain keeps the first norm's input and output (and the activation's output unless it is in place or
+    # absent); fused only its input: one or two 16 x 13 x 11 maps of 2 samples less
+    maps = 2 * 16 * 13 * 11 * 4
+    expected = maps if act_cfg is None or act_cfg.get('inplace') else 2 * maps
+    assert plain_bytes - fused_bytes == expected
+
+
+def randomize_bn_(model):
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5, generator=g)
+                m.bias.normal_(0, 0.1, generator=g)
+                m.running_mean.normal_(0, 0.1, generator=g)
+                m.running_var.uniform_(0.5, 1.5, generator=g)
+
+
+def test_conv_norm_chain_gradcheck():
+    torch.manual_seed(0)
+    layers = [ConvNorm(3, 4, 3, act_cfg=dict(type='GELU')), ConvNorm(4, 5, 3, 2)]
+    for m in layers:
+        m.double()
+    x = torch.randn(2, 3, 5, 6, dtype=torch.float64, requires_grad=True)
+    params = [p for m in layers for p in m.parameters()]
+
+    def fn(x, *ps):
+        return conv_norm_chain(x, *layers)  # the parameters are the modules' own
+
+    assert torch.autograd.gradcheck(fn, (x, *params))
+    layers[0].eval()
+    assert torch.autograd.gradcheck(fn, (x, *params))
+
+
+@pytest.mark.parametrize('kwargs,mode', [
+    (dict(), 'train'),
+    (dict(norm_eval=True), 'train'),  # BN in eval mode while training
+    (dict(), 'eval'),
+    (dict(with_cp=True, drop_path_rate=0.2), 'train'),
+    (dict(frozen_stages=1), 'train'),
+])
+def test_pyramid_vig_recomputation_equals_plain(kwargs, mode, monkeypatch):
+    """The whole network with fused norm + activation + conv pieces against its plain layers: same outputs,
+    input and parameter gradients (1e-5) and BN statistics, in less memory."""
+    torch.manual_seed(0)
+    model = randomize_(PyramidViG(arch=TINY, **kwargs), size=(64, 64)).train(mode == 'train')
+    ref = copy.deepcopy(model)
+    x = torch.randn(2, 3, 61, 83)
+    torch.manual_seed(1)  # stochastic depth draws the same masks
+    fused = run_and_grads(model, x)
+    _, fused_bytes = saved_bytes(lambda: model(x.requires_grad_()))
+    plain(monkeypatch)
+    torch.manual_seed(1)
+    assert_same_run(fused, run_and_grads(ref, x))
+    if not kwargs.get('with_cp'):
+        _, plain_bytes = saved_bytes(lambda: ref(x))
+        assert fused_bytes < 0.75 * plain_bytes, (fused_bytes, plain_bytes)
+
+
+def test_pyramid_vig_recomputation_under_autocast(monkeypatch):
+    """bf16 autocast: the recomputed pieces run in the forward's dtypes, so results equal the plain layers'."""
+    torch.manual_seed(0)
+    model = randomize_(PyramidViG(arch=TINY), size=(64, 64)).train()
+    ref = copy.deepcopy(model)
+    x = torch.randn(1, 3, 64, 96)
+    fused = run_and_grads(model, x, autocast=True)
+    plain(monkeypatch)
+    assert_same_run(fused, run_and_grads(ref, x, autocast=True))
+
+
+def test_recomputation_falls_back_for_other_norms_and_inference():
+    x = torch.randn(1, 8, 5, 5, requires_grad=True)
+    conv = torch.nn.Conv2d(8, 8, 1)
+    assert graph_module._recomputable(x, torch.nn.BatchNorm2d(8), torch.nn.GELU(), conv)
+    assert not graph_module._recomputable(x, torch.nn.SyncBatchNorm(8), torch.nn.GELU(), conv)
+    assert not graph_module._recomputable(x, torch.nn.GroupNorm(2, 8), torch.nn.GELU(), conv)
+    assert not graph_module._recomputable(x, torch.nn.BatchNorm2d(8), torch.nn.PReLU(), conv)
+    with torch.no_grad():
+        assert not graph_module._recomputable(x, torch.nn.BatchNorm2d(8), torch.nn.GELU(), conv)
+    model = PyramidViG(arch=TINY, norm_cfg=dict(type='SyncBN')).eval()  # SyncBN runs as it is
+    outs = model(torch.randn(1, 3, 32, 32))
+    sum(o.sum() for o in outs).backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)

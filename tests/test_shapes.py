@@ -135,7 +135,8 @@ def test_stale_partial_run_is_replaced(tmp_path):
 
 
 @pytest.mark.parametrize('kwargs', [dict(tasks=('det', 'panoptic')), dict(img_size=(32, 128)), dict(num_val=0),
-                                    dict(seed=-1), dict(size_range=(100, 80))])
+                                    dict(seed=-1), dict(size_range=(100, 80)), dict(min_visible=0),
+                                    dict(min_visible=1.5)])
 def test_bad_arguments(tmp_path, kwargs):
     with pytest.raises(ValueError):
         generate_shapes(str(tmp_path), **{**TINY, **kwargs})
@@ -213,6 +214,25 @@ def test_render_scene_contrast():
         for i, colour in enumerate(colours):
             assert np.linalg.norm(background - colour, axis=1).min() > 60
             assert all(np.linalg.norm(colour - other) > 40 for other in colours[i + 1:])
+
+
+def _occluded_instances(min_visible):
+    """How many instances of 100 scenes are not whole shapes (a visible mask well below its convex hull)."""
+    count = 0
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        scene = render_scene(rng, 80, 80, rng.integers(0, len(SHAPES_CLASSES), 4), (0.3, 0.7), min_visible)
+        for k in range(1, len(scene.labels) + 1):
+            mask = (scene.instance_map == k).astype(np.uint8)
+            contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+            hull = cv2.contourArea(cv2.convexHull(np.concatenate(contours)))
+            count += len(contours) > 1 or mask.sum() < 0.9 * hull
+    return count
+
+
+def test_min_visible_controls_occlusion():
+    assert _occluded_instances(1.0) == 0  # no shape may hide any part of another: every instance is whole
+    assert _occluded_instances(0.3) > 10
 
 
 def test_cls_images_hold_one_shape(shapes):

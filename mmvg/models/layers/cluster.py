@@ -10,7 +10,8 @@ broadcast that materialises ``[B, M, N, D]`` (0.86 GB per op for CoC-small-25 at
 products run in fp32 under AMP.
 """
 import math
-from typing import Sequence, Union
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -19,6 +20,29 @@ import torch.nn.functional as F
 
 def _pair(v: Union[int, Sequence[int]]):
     return (v, v) if isinstance(v, int) else tuple(v)
+
+
+class ClusterRecord(NamedTuple):
+    """The assignment one :class:`Cluster` call made, as recorded by :func:`record_clusters`.
+
+    Attributes:
+        assign (Tensor): ``(B, num_heads, H, W)`` int64 cluster of every point, in ``[0, num_centres)``: region
+            ``(i, j)`` of the ``regions`` grid owns the ids ``(i * regions[1] + j) * ph * pw + c`` for its
+            ``ph x pw`` centres ``c`` (row-major, the cells of ``adaptive_avg_pool2d`` over the region).
+        regions (tuple[int, int]): ``(nh, nw)`` regions per column and row.
+        region_size (tuple[int, int]): ``(rh, rw)`` points per region (the last row and column of regions may be
+            cut by the map's edge).
+        proposal_size (tuple[int, int]): ``(ph, pw)`` centres per region.
+    """
+    assign: torch.Tensor
+    regions: Tuple[int, int]
+    region_size: Tuple[int, int]
+    proposal_size: Tuple[int, int]
+
+    @property
+    def num_centres(self) -> int:
+        """Clusters per head over the whole map."""
+        return self.regions[0] * self.regions[1] * self.proposal_size[0] * self.proposal_size[1]
 
 
 class Cluster(nn.Module):
@@ -55,11 +79,24 @@ class Cluster(nn.Module):
         self.proj = nn.Conv2d(num_heads * head_dim, dim, kernel_size=1)
         self.sim_alpha = nn.Parameter(torch.ones(1))
         self.sim_beta = nn.Parameter(torch.zeros(1))
+        #: A list each forward appends its :class:`ClusterRecord` to; None (the default) records nothing.
+        #: Set by :func:`record_clusters`.
+        self.cluster_records: Optional[List[ClusterRecord]] = None
 
     def _to_regions(self, x: torch.Tensor, nh: int, rh: int, nw: int, rw: int) -> torch.Tensor:
         # B', D, nh*rh, nw*rw -> B'*nh*nw, D, rh, rw
         b, d = x.shape[:2]
         return x.reshape(b, d, nh, rh, nw, rw).permute(0, 2, 4, 1, 3, 5).reshape(b * nh * nw, d, rh, rw)
+
+    def _record(self, nearest: torch.Tensor, B: int, H: int, W: int, nh: int, rh: int, nw: int,
+                rw: int) -> ClusterRecord:
+        # nearest: B*e*nh*nw, 1, rh*rw local centre ids -> B, e, H, W ids over the whole map
+        num_local = self.proposal_size[0] * self.proposal_size[1]
+        ids = nearest.reshape(B, self.num_heads, nh * nw, rh * rw)
+        ids = ids + torch.arange(nh * nw, device=ids.device)[:, None] * num_local
+        ids = ids.reshape(B, self.num_heads, nh, nw, rh, rw).permute(0, 1, 2, 4, 3, 5)
+        ids = ids.reshape(B, self.num_heads, nh * rh, nw * rw)[:, :, :H, :W]
+        return ClusterRecord(ids.detach().clone(), (nh, nw), (rh, rw), self.proposal_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, _, H, W = x.shape
@@ -99,7 +136,10 @@ class Cluster(nn.Module):
             cos = F.normalize(centers, dim=-1) @ F.normalize(points, dim=-1).transpose(1, 2)  # b, M, N
             sim = torch.sigmoid(self.sim_beta.to(dtype) + self.sim_alpha.to(dtype) * cos)
             # each point belongs to its most similar centre only
-            assign = torch.zeros_like(sim).scatter_(1, sim.argmax(dim=1, keepdim=True), 1.)
+            nearest = sim.argmax(dim=1, keepdim=True)  # b, 1, N
+            assign = torch.zeros_like(sim).scatter_(1, nearest, 1.)
+            if self.cluster_records is not None:
+                self.cluster_records.append(self._record(nearest, B, H, W, nh, rh, nw, rw))
             sim = sim * assign
             if padded:
                 sim = sim * valid.reshape(b, 1, rh * rw)
@@ -110,3 +150,33 @@ class Cluster(nn.Module):
         out = out.permute(0, 3, 1, 4, 2, 5).reshape(B, e * d, nh * rh, nw * rw)
         out = out[:, :, :H, :W].to(out_dtype)
         return self.proj(out)
+
+
+@contextmanager
+def record_clusters(model: nn.Module) -> Iterator[Dict[str, List[ClusterRecord]]]:
+    """Record the assignment every :class:`Cluster` of ``model`` makes while the context is open.
+
+    Yields a dict from each cluster op's module name (e.g. ``'stages.0.blocks.1.token_mixer'``) to the list of its
+    :class:`ClusterRecord`, one per forward call; the model computes exactly what it computes otherwise.
+
+    Args:
+        model (nn.Module): Any module containing cluster ops (a backbone, a detector, the op itself).
+
+    Examples:
+        >>> import torch
+        >>> op = Cluster(16, num_heads=2, head_dim=8, proposal_size=2, fold=2)
+        >>> with torch.no_grad(), record_clusters(op) as clusters:
+        ...     _ = op(torch.rand(1, 16, 9, 12))
+        >>> rec = clusters[''][0]
+        >>> tuple(rec.assign.shape), rec.regions, rec.num_centres
+        ((1, 2, 9, 12), (2, 2), 16)
+    """
+    ops = [(name, m) for name, m in model.named_modules() if isinstance(m, Cluster)]
+    records = {name: [] for name, _ in ops}
+    for name, m in ops:
+        m.cluster_records = records[name]
+    try:
+        yield records
+    finally:
+        for _, m in ops:
+            m.cluster_records = None

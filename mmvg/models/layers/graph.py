@@ -32,9 +32,15 @@ What differs from the official code (``vig_pytorch/gcn_lib``), and why:
 - **Lean max-relative aggregation.** ``max_j (x_j - x_i) = max_j x_j - x_i``: the neighbour features are
   gathered chunk by chunk without gradients and only the arg-max (``uint8``) is kept for the backward pass,
   instead of two ``[B, C, N, k]`` gathers held by autograd.
+- **Lean activations when training.** In the FFN, the graph conv + ``fc2`` and the stem, a BN and GELU are fused
+  with the conv that follows them (:func:`conv_norm_chain`): the backward pass recomputes the BN and GELU outputs
+  from the BN input instead of keeping both (autograd keeps three maps of the hidden width, this keeps one). The
+  outputs and running statistics are those of the plain layers and the gradients the same up to rounding; other
+  norms (SyncBN, ...) run the layers as they are.
 """
 import functools
-from typing import Optional, Sequence, Tuple
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -72,6 +78,101 @@ class ConvNorm(nn.Sequential):
         self.norm = build_norm_layer(norm_cfg, out_channels)[1]
         if act_cfg is not None:
             self.act = build_activation_layer(act_cfg)
+
+
+# -- norm + activation + conv, recomputed in the backward pass ----------------------------------------------------
+#: Activations recomputed by :func:`conv_norm_chain`: elementwise and without parameters.
+RECOMPUTED_ACTS = (nn.GELU, nn.ReLU, nn.SiLU)
+
+
+class _NormActConv(torch.autograd.Function):
+    """``conv(act(norm(x)))`` keeping only ``x`` for the backward pass, which recomputes the norm and activation.
+
+    Autograd would keep ``x`` (for the norm), the norm output (for the activation) and the activation output (for
+    the conv): three maps where one suffices. The forward pass runs the modules themselves (same outputs and
+    running-statistic updates); the backward pass recomputes ``act(norm(x))`` with the forward's batch or running
+    statistics under the forward's autocast state and runs the kernels autograd would run on it.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, norm_weight: Optional[torch.Tensor], norm_bias: Optional[torch.Tensor],
+                conv_weight: torch.Tensor, conv_bias: Optional[torch.Tensor], norm: nn.BatchNorm2d,
+                act: Optional[nn.Module], conv: nn.Conv2d) -> torch.Tensor:
+        # as nn.BatchNorm2d: batch statistics in training mode or without running ones
+        batch_stats = norm.training or norm.running_mean is None
+        stats = (None, None) if batch_stats else (norm.running_mean.clone(), norm.running_var.clone())
+        a = norm(x)
+        if act is not None:
+            a = act(a)
+        out = conv(a)
+        ctx.save_for_backward(x, norm_weight, norm_bias, conv_weight, *stats)
+        ctx.modules, ctx.batch_stats, ctx.act_dtype = (norm, act, conv), batch_stats, a.dtype
+        device = x.device.type
+        ctx.autocast = (device, torch.get_autocast_dtype(device), torch.is_autocast_enabled(device))
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        x, norm_weight, norm_bias, conv_weight, running_mean, running_var = ctx.saved_tensors
+        norm, act, conv = ctx.modules
+        needs = ctx.needs_input_grad
+        device, dtype, enabled = ctx.autocast
+        with torch.enable_grad(), torch.autocast(device, dtype=dtype, enabled=enabled):
+            leaves = [t.detach().requires_grad_(need) if t is not None else None
+                      for t, need in zip((x, norm_weight, norm_bias), needs)]
+            a = F.batch_norm(leaves[0], running_mean, running_var, leaves[1], leaves[2], ctx.batch_stats, 0.,
+                             norm.eps)
+            if act is not None:
+                a = act(a)
+        # the conv ran in the dtype of its output (autocast casts its input and parameters to it)
+        inputs = [t for t, need in zip(leaves, needs) if need]
+        grad_a, grad_weight, grad_bias = torch.ops.aten.convolution_backward(
+            grad, a.detach().to(grad.dtype), conv_weight.to(grad.dtype), None if conv.bias is None else
+            [conv.out_channels], conv.stride, conv.padding, conv.dilation, False, [0, 0], conv.groups,
+            [bool(inputs), needs[3], needs[4]])
+        grads = iter(torch.autograd.grad(a, inputs, grad_a.to(ctx.act_dtype)) if inputs else ())
+        out = [next(grads) if need else None for need in needs[:3]]
+        out.append(grad_weight.to(conv_weight.dtype) if needs[3] else None)
+        out.append(grad_bias.to(conv.bias.dtype) if needs[4] else None)
+        return (*out, None, None, None)
+
+
+def _recomputable(x: torch.Tensor, norm: nn.Module, act: Optional[nn.Module], conv: nn.Module) -> bool:
+    """Whether :class:`_NormActConv` computes ``conv(act(norm(x)))`` here: plain BN, a listed activation, a conv
+    with numeric zero padding, gradients needed; not under scripting, tracing or compilation."""
+    if not (torch.is_grad_enabled() and isinstance(x, torch.Tensor) and type(norm) is nn.BatchNorm2d
+            and (act is None or type(act) in RECOMPUTED_ACTS) and type(conv) is nn.Conv2d
+            and conv.padding_mode == 'zeros' and not isinstance(conv.padding, str)):
+        return False
+    if torch.jit.is_scripting() or torch.jit.is_tracing() or torch.compiler.is_compiling():
+        return False
+    return x.requires_grad or any(p.requires_grad for m in (norm, conv) for p in m.parameters())
+
+
+def conv_norm_chain(x: torch.Tensor, *layers: ConvNorm) -> torch.Tensor:
+    """``layers[-1](...(layers[0](x)))`` for :class:`ConvNorm` layers, in less memory when training.
+
+    Each layer's norm and activation are fused with the next layer's conv (:class:`_NormActConv`): only the norm
+    input is kept for the backward pass, not the norm and activation outputs. Outputs are the same, gradients the
+    same up to rounding. Other norms (e.g. SyncBN), activations or convs, and inference, run the layers as they are.
+
+    Args:
+        x (Tensor): Input of ``layers[0]``.
+        *layers (ConvNorm): Layers applied in order.
+
+    Returns:
+        Tensor: Output of ``layers[-1]``.
+    """
+    x = layers[0].conv(x)
+    for layer, following in zip(layers[:-1], layers[1:]):
+        norm, act, conv = layer.norm, getattr(layer, 'act', None), following.conv
+        if _recomputable(x, norm, act, conv):
+            x = _NormActConv.apply(x, norm.weight, norm.bias, conv.weight, conv.bias, norm, act, conv)
+        else:
+            x = conv(act(norm(x)) if act is not None else norm(x))
+    x = layers[-1].norm(x)
+    return layers[-1].act(x) if hasattr(layers[-1], 'act') else x
 
 
 # -- relative position -----------------------------------------------------------------------------------------
@@ -303,6 +404,25 @@ def max_relative(x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor,
 
 
 # -- layers ------------------------------------------------------------------------------------------------------
+class GraphRecord(NamedTuple):
+    """The graph one :class:`MaxRelativeGraphConv` call used, as recorded by :func:`record_graphs`.
+
+    Attributes:
+        idx (Tensor): ``(B, N, k)`` neighbour indices into the keys, node ``i`` at row ``i // W``, column
+            ``i % W`` of the query grid, key ``j`` at row ``j // Wk``, column ``j % Wk`` of the key grid.
+        query_size (tuple[int, int]): ``(H, W)`` of the nodes.
+        key_size (tuple[int, int]): ``(Hk, Wk)`` of the keys, ``ceil(H / r), ceil(W / r)``.
+        reduce_ratio (int): ``r``: key ``(a, b)`` is the mean of the nodes in rows ``[a r, (a + 1) r)`` and
+            columns ``[b r, (b + 1) r)`` (cut at the map's edge).
+        dilation (int): The dilation used, lowered when there are fewer than ``k * dilation`` keys.
+    """
+    idx: torch.Tensor
+    query_size: Tuple[int, int]
+    key_size: Tuple[int, int]
+    reduce_ratio: int
+    dilation: int
+
+
 class MaxRelativeGraphConv(nn.Module):
     """Dynamic max-relative graph conv: KNN graph -> ``max_j (x_j - x_i)`` -> grouped 1x1 conv, norm, act.
 
@@ -356,6 +476,9 @@ class MaxRelativeGraphConv(nn.Module):
         self.pretrain_size = tuple(pretrain_size) if pretrain_size is not None else None
         self.knn_chunk_bytes, self.dense_knn = knn_chunk_bytes, dense_knn
         self.proj = ConvNorm(2 * in_channels, out_channels, groups=groups, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        #: A list each forward appends its :class:`GraphRecord` to; None (the default) records nothing.
+        #: Set by :func:`record_graphs`.
+        self.graph_records: Optional[List[GraphRecord]] = None
 
     def extra_repr(self) -> str:
         return (f'k={self.k}, dilation={self.dilation}, reduce_ratio={self.reduce_ratio}, '
@@ -374,13 +497,52 @@ class MaxRelativeGraphConv(nn.Module):
         idx = knn_graph(nodes, keys, self.k, self.dilation, rel_pos, self.knn_chunk_bytes, self.dense_knn)
         return keys, idx
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def aggregate(self, x: torch.Tensor) -> torch.Tensor:
+        """The input of :attr:`proj`: ``x_i`` and ``max_j (x_j - x_i)`` interleaved, ``(B, 2C, H, W)``."""
         B, C, H, W = x.shape
         keys, idx = self.build_graph(x)
+        if self.graph_records is not None:
+            r = self.reduce_ratio
+            self.graph_records.append(GraphRecord(
+                idx.detach(), (H, W), (-(-H // r), -(-W // r)), r,
+                fit_neighbours(self.k, self.dilation, keys.shape[-1])[1]))
         nodes = x.flatten(2)  # B, C, N
         rel = max_relative(nodes, keys, idx, self.knn_chunk_bytes)  # B, C, N
-        x = torch.stack([nodes, rel], dim=2).reshape(B, 2 * C, H, W)  # x_0, m_0, x_1, m_1, ...
-        return self.proj(x)
+        return torch.stack([nodes, rel], dim=2).reshape(B, 2 * C, H, W)  # x_0, m_0, x_1, m_1, ...
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.aggregate(x))
+
+
+@contextmanager
+def record_graphs(model: nn.Module) -> Iterator[Dict[str, List[GraphRecord]]]:
+    """Record the neighbours every :class:`MaxRelativeGraphConv` of ``model`` uses while the context is open.
+
+    Yields a dict from each graph conv's module name (e.g. ``'stages.1.blocks.0.grapher.graph_conv'``) to the list
+    of its :class:`GraphRecord`, one per forward call; the model computes exactly what it computes otherwise.
+
+    Args:
+        model (nn.Module): Any module containing graph convs (a backbone, a detector, the conv itself).
+
+    Examples:
+        >>> import torch
+        >>> from mmvg.models import PyramidViG
+        >>> model = PyramidViG(arch='tiny').eval()
+        >>> with torch.no_grad(), record_graphs(model) as graphs:
+        ...     _ = model(torch.rand(1, 3, 64, 96))
+        >>> rec = graphs['stages.0.blocks.0.grapher.graph_conv'][0]
+        >>> tuple(rec.idx.shape), rec.query_size, rec.key_size, rec.dilation
+        ((1, 384, 9), (16, 24), (4, 6), 1)
+    """
+    convs = [(name, m) for name, m in model.named_modules() if isinstance(m, MaxRelativeGraphConv)]
+    records = {name: [] for name, _ in convs}
+    for name, m in convs:
+        m.graph_records = records[name]
+    try:
+        yield records
+    finally:
+        for _, m in convs:
+            m.graph_records = None
 
 
 class Grapher(nn.Module):
@@ -404,7 +566,9 @@ class Grapher(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.drop_path(self.fc2(self.graph_conv(self.fc1(x))))
+        # fc2(graph_conv(fc1(x))), the graph conv's norm and act fused with fc2's conv (conv_norm_chain)
+        graph_conv = self.graph_conv
+        return x + self.drop_path(conv_norm_chain(graph_conv.aggregate(self.fc1(x)), graph_conv.proj, self.fc2))
 
 
 class FFN(nn.Module):
@@ -426,8 +590,9 @@ class FFN(nn.Module):
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.drop_path(self.fc2(self.fc1(x)))
+        return x + self.drop_path(conv_norm_chain(x, self.fc1, self.fc2))  # fc2(fc1(x))
 
 
-__all__ = ['ConvNorm', 'RelativePosition', 'relative_position', 'fit_neighbours', 'knn_graph', 'max_relative',
-           'MaxRelativeGraphConv', 'Grapher', 'FFN', 'DEFAULT_CHUNK_BYTES']
+__all__ = ['ConvNorm', 'conv_norm_chain', 'RelativePosition', 'relative_position', 'fit_neighbours', 'knn_graph',
+           'max_relative', 'GraphRecord', 'MaxRelativeGraphConv', 'record_graphs', 'Grapher', 'FFN',
+           'DEFAULT_CHUNK_BYTES']
