@@ -11,6 +11,7 @@ import copy
 import math
 import os
 import pickle
+import re
 import socket
 import subprocess
 import sys
@@ -490,3 +491,17 @@ def test_dist_train_two_processes_end_with_identical_weights(in_tmp):
     saved = torch.load(work / 'epoch_1.pth', weights_only=False)['state_dict']
     for key, value in ranks[1]['final'].items():
         assert torch.equal(saved[key], value), key
+
+    # and ``bash tools/dist_test.sh CFG CKPT 2`` evaluates that checkpoint with both ranks: the same metric as one
+    # process, since the evaluator gathers the predictions of all ranks
+    env['PORT'] = str(_free_port())
+    tested = subprocess.run(['bash', str(ROOT / 'tools' / 'dist_test.sh'), str(cfg_path), str(work / 'epoch_1.pth'),
+                             '2', '--work-dir', str(in_tmp / 'dist_test')], cwd=in_tmp, env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert tested.returncode == 0, (tested.stdout + tested.stderr)[-4000:]
+    dist_top1 = re.findall(r'accuracy/top1: ([0-9.]+)', tested.stdout + tested.stderr)
+    single = subprocess.run([sys.executable, str(ROOT / 'tools' / 'test.py'), str(cfg_path), str(work / 'epoch_1.pth'),
+                             '--work-dir', str(in_tmp / 'single_test')], cwd=in_tmp, env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert single.returncode == 0, (single.stdout + single.stderr)[-4000:]
+    assert dist_top1 and dist_top1 == re.findall(r'accuracy/top1: ([0-9.]+)', single.stdout + single.stderr)
