@@ -1,6 +1,7 @@
 """ConvMixer: parity with timm on identical weights, the authors' / timm / mmpretrain checkpoint layouts, the any-size
 policy, the variants' sizes, the simple pyramid neck, the dense and classification configs."""
 import argparse
+import contextlib
 import math
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from mmvg.models import ConvMixer, PyramidConvMixer
+from mmvg.models.backbones.convmixer import ConvMixerBlock
 from mmvg.models.necks import SimplePyramid
 from mmvg.models.utils import convert_convmixer, convmixer_stage_depths
 
@@ -195,11 +197,170 @@ def test_converter_tool(tmp_path):
     result = subprocess.run([sys.executable, str(tool), str(src), str(dst)], capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, result.stderr
-    assert "'depth': 6" in result.stdout and "'patch_size': 7" in result.stdout
+    assert "'depth': 6" in result.stdout and "'patch_size': 7" in result.stdout, result.stdout
     converted = torch.load(dst, weights_only=False)['state_dict']
     ConvMixer(arch=TINY).load_state_dict(split(converted)[0], strict=True)
     assert sorted(split(converted)[1]) == ['head.fc.bias', 'head.fc.weight']
 
+
+# -- inference path ------------------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def module_path():
+    """Run every module one by one (the training path): a global forward hook turns the inference path off."""
+    handle = torch.nn.modules.module.register_module_forward_hook(lambda module, inputs, output: None)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+@pytest.fixture
+def inference_calls(monkeypatch):
+    """Counts the blocks run by the channels-last inference path."""
+    calls = []
+    forward_inference = ConvMixerBlock.forward_inference
+
+    def counted(self, x, out=None):
+        calls.append(self)
+        return forward_inference(self, x, out)
+
+    monkeypatch.setattr(ConvMixerBlock, 'forward_inference', counted)
+    return calls
+
+
+def assert_same_outputs(outs, ref, atol=1e-5):
+    assert len(outs) == len(ref)
+    for out, r in zip(outs, ref):
+        assert out.shape == r.shape and out.dtype == r.dtype and out.is_contiguous()
+        torch.testing.assert_close(out, r, rtol=1e-5, atol=atol)
+
+
+INFERENCE_MODELS = {
+    'isotropic': lambda: ConvMixer(arch=TINY),
+    'isotropic-p14-relu': lambda: ConvMixer(arch=dict(TINY, patch_size=14, act_cfg=dict(type='ReLU'))),
+    'pyramid': lambda: PyramidConvMixer(arch=TINY_PYRAMID, kernel_size=5),
+}
+
+
+@pytest.mark.parametrize('name', INFERENCE_MODELS)
+@pytest.mark.parametrize('size', [(70, 84), (61, 97)])
+def test_inference_path_computes_the_module_path(name, size, inference_calls):
+    """Eval mode without autograd runs the channels-last in-place path: the same outputs (every stage, also the
+    ones that later blocks' buffers could overwrite) up to float rounding, the input and state dict untouched."""
+    torch.manual_seed(0)
+    model = randomize_norms(INFERENCE_MODELS[name]()).eval()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.randn(2, 3, *size)
+    x_copy = x.clone()
+    with torch.no_grad(), module_path():
+        ref = model(x)
+    assert not inference_calls
+    for mode in (torch.no_grad, torch.inference_mode):
+        with mode():
+            outs = model(x)
+        assert_same_outputs(outs, ref)
+    blocks = [m for m in model.modules() if isinstance(m, ConvMixerBlock)]
+    assert inference_calls == blocks * 2
+    assert torch.equal(x, x_copy)
+    assert model.state_dict().keys() == state.keys()
+    assert all(torch.equal(v, state[k]) for k, v in model.state_dict().items())
+
+
+def test_inference_path_follows_every_weight_change():
+    """Nothing derived from the weights is kept between calls: new weights by load_state_dict, by writes through
+    ``.data`` (as mmengine's EMA makes them) and by a training step all show in the next eval-mode output."""
+    torch.manual_seed(0)
+    model = randomize_norms(ConvMixer(arch=TINY)).eval()
+    x = torch.randn(2, 3, 56, 63)
+
+    def check():
+        with torch.no_grad():
+            outs = model(x)
+            with module_path():
+                ref = model(x)
+        assert_same_outputs(outs, ref)
+        return outs[-1]
+
+    before = check()
+    model.load_state_dict(randomize_norms(ConvMixer(arch=TINY), seed=1).state_dict(), strict=True)
+    loaded = check()
+    assert not torch.allclose(before, loaded)
+    block = model.stages[1].blocks[0]
+    with torch.no_grad():
+        block.norm1.running_var.data.mul_(2)
+        block.norm2.weight.data.add_(0.5)
+        block.pwconv.weight.data.mul_(-1)
+    written = check()
+    assert not torch.allclose(loaded, written)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.train()
+    model(x)[-1].square().mean().backward()
+    optimizer.step()
+    model.eval()
+    assert not torch.allclose(written, check())
+
+
+def test_training_takes_the_module_path_and_updates_norms_as_timm(inference_calls):
+    """In train mode, with or without gradients, BatchNorm uses batch statistics and updates its running ones exactly
+    as timm's ConvMixer does; eval mode with gradients (e.g. saliency maps) also runs module by module."""
+    ref = timm_tiny().train()
+    ours = ConvMixer(arch=TINY).train()
+    ours.load_state_dict(split(convert_convmixer(ref.state_dict()))[0], strict=True)
+    x = torch.randn(2, 3, 56, 70)
+    with torch.no_grad():
+        ref.forward_features(x)
+        ours(x)
+    ours.eval()
+    x.requires_grad_(True)
+    ours(x)[-1].sum().backward()
+    assert x.grad is not None and not inference_calls
+    updated = ours.state_dict()
+    expected = split(convert_convmixer(ref.state_dict()))[0]
+    norms = [k for k in expected if 'running' in k or 'num_batches' in k]
+    assert norms and all(torch.equal(updated[k], expected[k]) for k in norms)
+
+
+def test_frozen_stages_run_the_inference_path_while_training(inference_calls):
+    torch.manual_seed(0)
+    model = randomize_norms(ConvMixer(arch=TINY, frozen_stages=2)).train()
+    x = torch.randn(2, 3, 56, 70)
+    outs = model(x)
+    frozen = [b for stage in model.stages[:2] for b in stage.blocks]
+    assert inference_calls == frozen
+    sum(o.square().mean() for o in outs).backward()
+    assert all(p.grad is None for s in model.stages[:2] for p in s.parameters())
+    assert all(p.grad is not None for s in model.stages[2:] for p in s.parameters())
+    with torch.no_grad(), module_path():
+        ref = model(x)
+    assert_same_outputs([o.detach() for o in outs[:2]], ref[:2])
+    # batch statistics of 2 x 8 x 10 positions scale the frozen stages' rounding differences up
+    assert_same_outputs([o.detach() for o in outs[2:]], ref[2:], atol=1e-4)
+
+
+@pytest.mark.parametrize('case', ['hook', 'autocast', 'group_norm', 'train_norm', 'tracing'])
+def test_what_the_inference_path_cannot_promise_runs_module_by_module(case, inference_calls):
+    torch.manual_seed(0)
+    norm_cfg = dict(type='GN', num_groups=4) if case == 'group_norm' else dict(type='BN')
+    model = ConvMixer(arch=TINY, out_indices=-1, norm_cfg=norm_cfg).eval()
+    x = torch.randn(1, 3, 42, 49)
+    seen = []
+    if case == 'hook':  # a feature-extraction hook must see its module run
+        model.stages[1].blocks[0].pwconv.register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    if case == 'train_norm':  # e.g. a norm put back in train mode to recompute statistics
+        model.stages[0].blocks[0].norm1.train()
+    with torch.no_grad():
+        if case == 'autocast':
+            with torch.autocast('cpu', dtype=torch.bfloat16):
+                out = model(x)[0]
+            assert out.dtype == torch.bfloat16
+        elif case == 'tracing':
+            torch.jit.trace(model, x, check_trace=False)
+        else:
+            model(x)
+    by_modules = {'hook': [1], 'train_norm': [0]}.get(case, [0, 1, 2, 3])  # the stages that must run module by module
+    assert inference_calls == [b for i, s in enumerate(model.stages) if i not in by_modules for b in s.blocks]
+    if case == 'hook':
+        assert seen == [torch.Size([1, 16, 6, 7])]
 
 
 # -- variants ------------------------------------------------------------------------------------------------------

@@ -28,18 +28,76 @@ What differs from the official code, and why:
   gradient checkpointing per block (``with_cp``).
 - **The activation belongs to the arch.** ``arch='768/32'`` uses ReLU, as its released weights do (the official
   ``convmixer.py`` hard-codes GELU; its README warns about this).
+- **A faster inference path, the same function.** When no autograd graph is needed (``torch.no_grad()``,
+  ``torch.inference_mode()``, frozen stages) and every module is in eval mode, the stem and the stages run on
+  channels-last maps (B, H, W, C): the stem's patches and the pointwise conv are matrix products over the
+  channel axis, the depthwise conv gets channels-last memory (oneDNN then reorders no activations), and
+  activation, BatchNorm and the residual addition run in place; from a stage's second block on, the block's input
+  buffer receives its output. Eval-mode BatchNorm is the affine map ``x * scale + shift`` with
+  ``scale = w / sqrt(var + eps)`` and ``shift = b - mean * scale``, computed from the current parameters and
+  running statistics on every call, so nothing can go stale. Results differ from the module path only by float
+  rounding (about 1e-7 here). Training, autocast, tracing, forward hooks and norms other than BatchNorm take the
+  module path, unchanged. BatchNorm is not folded into conv weights: it follows the activation, the depthwise conv
+  after it zero-pads (a folded shift would be wrong at the borders), and folded copies of weights can go stale
+  (mmengine's EMA writes through ``.data``). Outputs are contiguous NCHW tensors on both paths.
 """
-from typing import Optional, Sequence, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from timm.layers import DropPath
+from torch.nn.modules import module as module_hooks
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmvg.registry import MODELS
 from ..utils.ckpt_convert import convert_convmixer, convmixer_stage_depths
 from .base_backbone import PyramidBackbone, drop_path_rates, parse_arch, run_blocks
+
+
+_is_compiling = getattr(getattr(torch, 'compiler', None), 'is_compiling', lambda: False)  # torch >= 2.3
+
+
+def _autocasts(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4
+        return torch.is_autocast_cpu_enabled() if device_type == 'cpu' else torch.is_autocast_enabled()
+
+
+def _runs_inference_path(module: nn.Module, x: torch.Tensor, norms: Sequence[nn.Module]) -> bool:
+    """Whether ``module`` may run its channels-last in-place path on ``x``: no autograd graph is needed, nothing
+    autocasts, traces, compiles or hooks its modules, all of them are in eval mode, and each of ``norms`` is a
+    standard BatchNorm with running statistics (an affine map per channel in eval mode)."""
+    if (torch.jit.is_tracing() or _is_compiling() or _autocasts(x.device.type)
+            or getattr(module_hooks, '_global_forward_hooks', None)
+            or getattr(module_hooks, '_global_forward_pre_hooks', None)):
+        return False
+    if torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in module.parameters())):
+        return False
+    if any(m.training or m._forward_hooks or m._forward_pre_hooks for m in module.modules()):
+        return False
+    return all(isinstance(n, _BatchNorm) and type(n).forward in (_BatchNorm.forward, nn.SyncBatchNorm.forward)
+               and n.running_mean is not None for n in norms)
+
+
+def _act_(act: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``act`` on a channels-last map (B, H, W, C), in place for GELU and ReLU; other activations see NCHW."""
+    if type(act) is nn.GELU:
+        return torch.ops.aten.gelu_(x, approximate=act.approximate)
+    if type(act) is nn.ReLU:
+        return x.relu_()
+    return act(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
+
+def _batch_norm_(norm: _BatchNorm, x: torch.Tensor) -> torch.Tensor:
+    """Eval-mode BatchNorm of a channels-last map (B, H, W, C), in place: ``x * scale + shift`` per channel."""
+    scale = norm.running_var.add(norm.eps).rsqrt_()
+    if norm.weight is not None:
+        scale = scale.mul_(norm.weight)
+    bias = norm.bias if norm.bias is not None else torch.zeros_like(scale)
+    return torch.addcmul(torch.addcmul(bias, norm.running_mean, scale, value=-1), x, scale, out=x)
 
 
 class PatchEmbed(nn.Sequential):
@@ -69,7 +127,16 @@ class PatchEmbed(nn.Sequential):
         pad_h, pad_w = -x.shape[2] % p, -x.shape[3] % p
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h))  # B, C, p * ceil(H / p), p * ceil(W / p)
-        return super().forward(x)  # B, C', ceil(H / p), ceil(W / p)
+        if _runs_inference_path(self, x, norms=[self[2]]):
+            conv = self[0]
+            if x.is_contiguous():  # patches as rows of a matrix, each in the weight's (C, p, p) order
+                b, c, h, w = x.shape
+                x = x.view(b, c, h // p, p, w // p, p).permute(0, 2, 4, 1, 3, 5).reshape(b, h // p, w // p, -1)
+                x = F.linear(x, conv.weight.flatten(1), conv.bias)  # B, H', W', C'
+            else:  # a channels-last map (a previous stage's): the conv keeps channels-last memory
+                x = conv(x).permute(0, 2, 3, 1).contiguous()  # B, H', W', C'
+            return _batch_norm_(self[2], _act_(self[1], x)).permute(0, 3, 1, 2)  # B, C', H', W' channels-last
+        return super().forward(x.contiguous())  # B, C', ceil(H / p), ceil(W / p)
 
 
 class ConvMixerBlock(nn.Module):
@@ -98,6 +165,23 @@ class ConvMixerBlock(nn.Module):
         x = x + self.drop_path(self.norm1(self.act1(self.dwconv(x))))  # B, C, H, W
         return self.norm2(self.act2(self.pwconv(x)))
 
+    def forward_inference(self, x: torch.Tensor, out: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The same function in eval mode without autograd (what :func:`_runs_inference_path` admits), on
+        contiguous channels-last maps (B, H, W, C), in place after each conv.
+
+        Args:
+            x (Tensor): B, H, W, C, contiguous.
+            out (Tensor, optional): Where the result goes: ``x`` itself when the caller no longer needs it, or
+                None for a new tensor. Defaults to None.
+        """
+        y = self.dwconv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)  # B, H, W, C: channels-last in and out
+        y = _batch_norm_(self.norm1, _act_(self.act1, y)).add_(x)
+        out = torch.empty_like(x) if out is None else out
+        c = x.shape[-1]
+        # the 1 x 1 conv: one matrix product over the channel axis, B * H * W rows
+        torch.addmm(self.pwconv.bias, y.reshape(-1, c), self.pwconv.weight.view(c, c).t(), out=out.view(-1, c))
+        return _batch_norm_(self.norm2, _act_(self.act2, out))
+
 
 class ConvMixerStage(nn.Module):
     """An optional patch embedding (downsampling), then ConvMixer blocks.
@@ -125,7 +209,13 @@ class ConvMixerStage(nn.Module):
         self.with_cp = with_cp
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return run_blocks(self.blocks, self.downsample(x), self.with_cp)
+        if _runs_inference_path(self, x, norms=[n for b in self.blocks for n in (b.norm1, b.norm2)]):
+            x = self.downsample(x).permute(0, 2, 3, 1).contiguous()  # B, H, W, C (no copy after a stage or stem)
+            for i, block in enumerate(self.blocks):
+                # from the second block on, the input is this stage's own buffer and takes the block's output
+                x = block.forward_inference(x, out=x if i else None)
+            return x.permute(0, 3, 1, 2)  # B, C, H, W in channels-last memory
+        return run_blocks(self.blocks, self.downsample(x.contiguous()), self.with_cp)
 
 
 def _check_kernel(cls_name: str, kernel_size: int) -> None:
@@ -135,9 +225,13 @@ def _check_kernel(cls_name: str, kernel_size: int) -> None:
 
 
 class _ConvMixerBackbone(PyramidBackbone):
-    """What both ConvMixers share: their checkpoint converter."""
+    """What both ConvMixers share: their checkpoint converter, contiguous outputs after the inference path."""
 
     convert_checkpoint = staticmethod(convert_convmixer)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        # the inference path hands channels-last maps from stage to stage; the outputs are contiguous NCHW
+        return tuple(out.contiguous() for out in super().forward(x))
 
 
 @MODELS.register_module()
