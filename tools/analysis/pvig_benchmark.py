@@ -20,39 +20,19 @@ by an erratic 10-30x.
 """
 import argparse
 import json
-import os
-import resource
 import statistics
-import subprocess
 import sys
 import time
 
 import torch
 
-GiB = 2**30
+from _measure import GiB, run_json_subprocess
+from _measure import peak_memory as _measure_peak
+
 SIZE_LARGE, SIZE_SMALL = (800, 1344), (400, 672)
 
 
 # -- measurements (run in the process that owns the numbers) -------------------------------------------------------
-def _rss() -> int:
-    with open('/proc/self/statm') as f:
-        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
-
-
-def _measure_peak(fn, device: str) -> float:
-    """Peak memory of ``fn()`` above the memory in use before it, in bytes."""
-    if device == 'cuda':
-        torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        fn()
-        torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated() - base
-    base = _rss()
-    fn()
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
-
-
 def case_network(device: str, arch: str, dense: bool, with_cp: bool) -> dict:
     from mmvg.models import PyramidViG
     model = PyramidViG(arch=arch, dense_knn=dense, with_cp=with_cp).to(device).train()
@@ -85,11 +65,9 @@ def run_case(device: str, name: str, **kwargs) -> dict:
     if device == 'cuda':
         torch.cuda.empty_cache()
         return fn(device, **kwargs)
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_='131072')  # large frees go back to the OS
     cmd = [sys.executable, __file__, '--device', device, '--threads', str(torch.get_num_threads()),
            '--case', json.dumps(dict(name=name, **kwargs))]
-    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return run_json_subprocess(cmd)  # large frees go back to the OS (glibc's mmap threshold lowered)
 
 
 # -- speed against mmpretrain -----------------------------------------------------------------------------------------
