@@ -1,6 +1,5 @@
 import os
 
-import pytest
 import torch
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))

@@ -60,8 +60,8 @@ def test_every_parameter_gets_a_gradient(name):
     model = build(name).train()
     outs = model(torch.rand(2, 3, 64, 96))
     sum(o.mean() for o in outs).backward()
-    no_grad = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or
-                                                                             not torch.isfinite(p.grad).all())]
+    no_grad = [n for n, p in model.named_parameters()
+               if p.requires_grad and (p.grad is None or not torch.isfinite(p.grad).all())]
     assert not no_grad, f'parameters without a finite gradient: {no_grad}'
     assert any(p.grad.abs().sum() > 0 for p in model.parameters())
 

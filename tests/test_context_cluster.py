@@ -135,8 +135,8 @@ def official_layout(model: ContextCluster, old: bool, dense: bool) -> dict:
             rest = m.group(3)
             rest = {'ls1.gamma': 'layer_scale_1', 'ls2.gamma': 'layer_scale_2'}.get(rest, rest)
             if old:
-                rest = (rest.replace('token_mixer.f.', 'token_mixer.fc1.')
-                        .replace('token_mixer.proj.', 'token_mixer.fc2.').replace('token_mixer.v.', 'token_mixer.fc_v.'))
+                for new, old_name in (('f.', 'fc1.'), ('proj.', 'fc2.'), ('v.', 'fc_v.')):
+                    rest = rest.replace(f'token_mixer.{new}', f'token_mixer.{old_name}')
                 if re.match(r'mlp\.fc[12]\.weight', rest):
                     v = v[:, :, None, None]
             k = f'network.{2 * int(m.group(1))}.{m.group(2)}.{rest}'

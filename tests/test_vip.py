@@ -125,7 +125,7 @@ def randomise(model: nn.Module) -> nn.Module:
 
 # -- the layer -------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize('N,L,shift', [(N, L, shift) for N, L in [(8, 8), (24, 8), (13, 8), (5, 8), (1, 3), (3, 3)]
-                                         for shift in (0, 1, 4) if shift < L])
+                                       for shift in (0, 1, 4) if shift < L])
 @pytest.mark.parametrize('bias', [False, True])
 def test_window_mix_matches_oracle(N, L, shift, bias):
     torch.manual_seed(0)
@@ -312,7 +312,7 @@ def test_mixing_cost_is_linear_in_area():
     """The H/W mixing costs C * L * S multiply-adds per position and axis at any size (C**2 at L * S = C): the
     layer's cost is a * H * W + b, with b the per-image reweighting MLP."""
     layer = WeightedPermuteMLP(96, segment_dim=16)  # L = 16, S = 6
-    C, L, S = 96, 16, 6
+    C = 96
     per_image = C * C // 4 + C // 4 * 3 * C  # reweighting MLP on the pooled vector
     per_position = 3 * C * C + C * C  # (h, w: C * L * S each) + mlp_c + proj
     for h, w in [(16, 16), (32, 32), (64, 96), (208, 336)]:

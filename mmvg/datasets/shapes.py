@@ -9,7 +9,8 @@ Scenes (detection and segmentation) hold 1-4 shapes whose circumscribed circle i
 (``shape_size``).
 Later shapes occlude earlier ones; a shape is re-drawn (at most 10 times, then left out) where it
 would leave less than ``min_visible`` (30% by default) of an earlier shape visible, cut a hole into it, or leave
-a visible piece smaller than ``_MIN_PIECE_AREA``. So every annotated instance is visible, and its visible part is a few simple polygons.
+a visible piece smaller than ``_MIN_PIECE_AREA``. So every annotated instance is visible, and its visible part is
+a few simple polygons.
 The detection and segmentation sets of one seed show the same scenes. Classification images hold exactly one
 shape (40%-80% of the short side), the classes in turn.
 

@@ -7,9 +7,10 @@ from .cli import add_common_args, model_and_inputs
 from .drawing import (Panel, grid_size, heatmap_overlay, label_colours, label_overlay, pad_image, save_panels,
                       to_rgb_float, upsample_cells)
 from .loading import (VisModel, build_backbone, get_module, load_image, load_model, parse_stage_block, pixel_to_cell,
-                      preprocess)
+                      preprocess, records_per_stage)
 
 __all__ = ['CAM_METHODS', 'CamResult', 'ScoreModel', 'default_target_layer', 'grad_cam', 'add_common_args',
            'model_and_inputs', 'Panel', 'grid_size', 'heatmap_overlay', 'label_colours', 'label_overlay',
            'pad_image', 'save_panels', 'to_rgb_float', 'upsample_cells', 'VisModel', 'build_backbone', 'get_module',
-           'load_image', 'load_model', 'parse_stage_block', 'pixel_to_cell', 'preprocess']
+           'load_image', 'load_model', 'parse_stage_block', 'pixel_to_cell', 'preprocess',
+           'records_per_stage']

@@ -167,6 +167,35 @@ def parse_stage_block(name: str) -> Tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+def records_per_stage(records: Dict[str, list], block: int = -1,
+                      what: str = 'record') -> Dict[int, Tuple[int, int, object]]:
+    """The latest record of block ``block`` of every stage, from :func:`~mmvg.models.layers.graph.record_graphs`
+    or :func:`~mmvg.models.layers.cluster.record_clusters` output.
+
+    Args:
+        records (dict): Module name (``'...stages.S.blocks.B...'``) to its records, one per forward.
+        block (int): Block index within each stage; negative counts from the end. Defaults to -1 (the last).
+        what (str): What was recorded, for the error message. Defaults to 'record'.
+
+    Returns:
+        dict: ``{stage: (block index, blocks in the stage, record)}``, by stage.
+    """
+    by_stage = {}
+    for name, recs in records.items():
+        if recs:
+            stage, b = parse_stage_block(name)
+            by_stage.setdefault(stage, {})[b] = recs[-1]  # the latest forward
+    if not by_stage:
+        raise ValueError(f'no {what} was recorded: does the model have these layers?')
+    out = {}
+    for stage, blocks in sorted(by_stage.items()):
+        order = sorted(blocks)
+        if not -len(order) <= block < len(order):
+            raise ValueError(f'stage {stage} has {len(order)} blocks, --block {block} is out of range')
+        out[stage] = (order[block], len(order), blocks[order[block]])
+    return out
+
+
 def load_image(path: str, img_size: Optional[Sequence[int]] = None) -> np.ndarray:
     """Read an image as uint8 BGR ``(H, W, 3)``, optionally resized.
 

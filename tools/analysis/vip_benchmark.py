@@ -33,6 +33,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmvg.models import VisionPermutator  # noqa: E402
 from mmvg.models.layers import WeightedPermuteMLP  # noqa: E402
 
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from _measure import peak_memory  # noqa: E402  (tools/analysis/_measure.py)
+
 MiB = 2**20
 SIZE_LARGE, SIZE_SMALL = (800, 1344), (400, 672)
 LAYER_SIZES = [SIZE_SMALL, SIZE_LARGE, (1600, 2688)]
@@ -95,15 +98,6 @@ def saved_bytes(fn) -> int:
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         fn()
     return sum(storages.values())
-
-
-def cuda_peak(fn) -> int:
-    torch.cuda.synchronize()
-    base = torch.cuda.memory_allocated()
-    torch.cuda.reset_peak_memory_stats()
-    fn()
-    torch.cuda.synchronize()
-    return torch.cuda.max_memory_allocated() - base
 
 
 # -- 1. the official layer at 224 ------------------------------------------------------------------------------------
@@ -187,7 +181,7 @@ def growth(device: str, repeats: int, rows: list) -> None:
 
             stats.append(dict(grid=grid, macs=macs(fwd), saved=saved_bytes(lambda: layer(x)),
                               time=timed(dict(t=fwd_bwd), device, repeats)['t'],
-                              peak=cuda_peak(fwd_bwd) if device == 'cuda' else None))
+                              peak=peak_memory(fwd_bwd, device) if device == 'cuda' else None))
             del x
         label = f'{name}, grids ' + ' / '.join(f'{s["grid"][0]}x{s["grid"][1]}' for s in stats)
         metrics = [('multiply-adds', 'macs', lambda v: f'{v / 1e9:.2f} G'),

@@ -23,7 +23,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmvg.models.layers.cluster import ClusterRecord, record_clusters  # noqa: E402
 from mmvg.visualization import (Panel, add_common_args, label_overlay, model_and_inputs, pad_image,  # noqa: E402
-                                parse_stage_block, save_panels, to_rgb_float, upsample_cells)
+                                records_per_stage, save_panels, to_rgb_float, upsample_cells)
 
 
 def stage_clusters(clusters: Dict[str, List[ClusterRecord]], block: int = -1) -> Dict[int, ClusterRecord]:
@@ -33,20 +33,8 @@ def stage_clusters(clusters: Dict[str, List[ClusterRecord]], block: int = -1) ->
         clusters (dict): From :func:`record_clusters`, names relative to the backbone.
         block (int): Block index within each stage. Defaults to -1 (the last block).
     """
-    by_stage = {}
-    for name, records in clusters.items():
-        if records:
-            stage, b = parse_stage_block(name)
-            by_stage.setdefault(stage, {})[b] = records[-1]  # the latest forward
-    if not by_stage:
-        raise ValueError('no cluster assignment was recorded: is this a ContextCluster backbone?')
-    out = {}
-    for stage, blocks in sorted(by_stage.items()):
-        order = sorted(blocks)
-        if not -len(order) <= block < len(order):
-            raise ValueError(f'stage {stage} has {len(order)} blocks, --block {block} is out of range')
-        out[stage] = blocks[order[block]]
-    return out
+    per_stage = records_per_stage(clusters, block, 'cluster assignment')
+    return {stage: record for stage, (_, _, record) in per_stage.items()}
 
 
 def cluster_panel(image_rgb, record: ClusterRecord, head: int, stage: int, stride: int) -> Panel:

@@ -23,7 +23,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
 from mmvg.models.layers.graph import GraphRecord, record_graphs  # noqa: E402
 from mmvg.visualization import (CAM_METHODS, Panel, add_common_args, grad_cam, heatmap_overlay,  # noqa: E402
-                                model_and_inputs, pad_image, parse_stage_block, pixel_to_cell, save_panels,
+                                model_and_inputs, pad_image, pixel_to_cell, records_per_stage, save_panels,
                                 to_rgb_float)
 
 
@@ -44,22 +44,8 @@ def stage_graphs(graphs: dict, strides: Sequence[int], block: int = -1) -> List[
         strides (Sequence[int]): Stride of each stage.
         block (int): Block index within each stage. Defaults to -1 (the last block).
     """
-    by_stage = {}
-    for name, records in graphs.items():
-        if records:
-            stage, b = parse_stage_block(name)
-            by_stage.setdefault(stage, {})[b] = records[-1]  # the latest forward
-    if not by_stage:
-        raise ValueError('no graph was recorded: is this a (Pyramid) ViG backbone?')
-    out = []
-    for stage in sorted(by_stage):
-        blocks = by_stage[stage]
-        order = sorted(blocks)
-        if not -len(order) <= block < len(order):
-            raise ValueError(f'stage {stage} has {len(order)} blocks, --block {block} is out of range')
-        b = order[block]
-        out.append(StageGraph(stage, b, len(order), strides[stage], blocks[b]))
-    return out
+    return [StageGraph(stage, b, num_blocks, strides[stage], record)
+            for stage, (b, num_blocks, record) in records_per_stage(graphs, block, 'graph').items()]
 
 
 def node_neighbours(graph: StageGraph, point: Tuple[float, float]) -> Tuple[int, List[int]]:

@@ -11,7 +11,7 @@ downsampling) and calls :meth:`PyramidBackbone._init_outputs`. It then gets, wit
   checkpoints through the family's ``convert_checkpoint`` and logs every missing or unexpected key.
 """
 import copy
-from typing import Callable, Dict, Iterable, Optional, Sequence, Set, Tuple, Union
+from typing import Dict, Iterable, Optional, Sequence, Set, Tuple, Union
 
 import torch
 import torch.nn as nn

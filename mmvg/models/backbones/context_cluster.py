@@ -20,7 +20,7 @@ What differs from the official code, and why:
   (1x1-conv MLP; ``token_mixer.fc1/fc2/fc_v``; a ``fea_pos`` buffer), which the official loader rejects.
 - **Lean cluster op.** Aggregation and dispatch are matrix products (no ``[B, M, N, D]`` tensor), in fp32 under AMP.
 """
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn

@@ -10,12 +10,13 @@ broadcast that materialises ``[B, M, N, D]`` (0.86 GB per op for CoC-small-25 at
 products run in fp32 under AMP.
 """
 import math
-from contextlib import contextmanager
-from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import ContextManager, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from .recording import record_into
 
 
 def _pair(v: Union[int, Sequence[int]]):
@@ -152,8 +153,7 @@ class Cluster(nn.Module):
         return self.proj(out)
 
 
-@contextmanager
-def record_clusters(model: nn.Module) -> Iterator[Dict[str, List[ClusterRecord]]]:
+def record_clusters(model: nn.Module) -> ContextManager[Dict[str, List[ClusterRecord]]]:
     """Record the assignment every :class:`Cluster` of ``model`` makes while the context is open.
 
     Yields a dict from each cluster op's module name (e.g. ``'stages.0.blocks.1.token_mixer'``) to the list of its
@@ -171,12 +171,4 @@ def record_clusters(model: nn.Module) -> Iterator[Dict[str, List[ClusterRecord]]
         >>> tuple(rec.assign.shape), rec.regions, rec.num_centres
         ((1, 2, 9, 12), (2, 2), 16)
     """
-    ops = [(name, m) for name, m in model.named_modules() if isinstance(m, Cluster)]
-    records = {name: [] for name, _ in ops}
-    for name, m in ops:
-        m.cluster_records = records[name]
-    try:
-        yield records
-    finally:
-        for _, m in ops:
-            m.cluster_records = None
+    return record_into(model, Cluster, 'cluster_records')

@@ -39,8 +39,7 @@ What differs from the official code (``vig_pytorch/gcn_lib``), and why:
   norms (SyncBN, ...) run the layers as they are.
 """
 import functools
-from contextlib import contextmanager
-from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import ContextManager, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -50,6 +49,7 @@ from timm.layers import DropPath
 from torch.autograd.function import once_differentiable
 
 from .pos_embed import sincos_frequencies, sincos_grid_embed_2d
+from .recording import record_into
 
 #: Default memory budget of one chunk of the KNN scores (``[B, rows, M]`` fp32) and of the neighbour gather.
 DEFAULT_CHUNK_BYTES = 128 * 2**20
@@ -514,8 +514,7 @@ class MaxRelativeGraphConv(nn.Module):
         return self.proj(self.aggregate(x))
 
 
-@contextmanager
-def record_graphs(model: nn.Module) -> Iterator[Dict[str, List[GraphRecord]]]:
+def record_graphs(model: nn.Module) -> ContextManager[Dict[str, List[GraphRecord]]]:
     """Record the neighbours every :class:`MaxRelativeGraphConv` of ``model`` uses while the context is open.
 
     Yields a dict from each graph conv's module name (e.g. ``'stages.1.blocks.0.grapher.graph_conv'``) to the list
@@ -534,15 +533,7 @@ def record_graphs(model: nn.Module) -> Iterator[Dict[str, List[GraphRecord]]]:
         >>> tuple(rec.idx.shape), rec.query_size, rec.key_size, rec.dilation
         ((1, 384, 9), (16, 24), (4, 6), 1)
     """
-    convs = [(name, m) for name, m in model.named_modules() if isinstance(m, MaxRelativeGraphConv)]
-    records = {name: [] for name, _ in convs}
-    for name, m in convs:
-        m.graph_records = records[name]
-    try:
-        yield records
-    finally:
-        for _, m in convs:
-            m.graph_records = None
+    return record_into(model, MaxRelativeGraphConv, 'graph_records')
 
 
 class Grapher(nn.Module):
