@@ -2,7 +2,8 @@
 # format (3 classes, 160x160 images), and a schedule sized for a 2-core CPU. The model is the config's, trained
 # from scratch (no pre-trained weights can be downloaded here).
 shapes_root = 'data/shapes'
-shapes_kwargs = dict(num_train=800, num_val=100, img_size=(160, 160), shape_size=(0.3, 0.7), seed=0)
+shapes_kwargs = dict(num_train=800, num_val=100, img_size=(160, 160), shape_size=(0.3, 0.7), min_visible=0.8,
+                     seed=0)
 # set wherever these keys appear in the model (two-stage and one-stage heads alike)
 recursive_model_overrides = dict(num_classes=3, sampling_ratio=2)
 # set only where the model has them:
