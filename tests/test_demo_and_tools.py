@@ -45,6 +45,10 @@ def test_demo_detection_trains_evaluates_and_draws(in_tmp):
     cfg.train_dataloader.batch_size = 2
     cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = cfg.default_hooks.checkpoint.interval = 4
     runner = Runner.from_cfg(cfg)
+    # mmdet's from-scratch recipe: GroupNorm in the FPN and the mask head
+    model = runner.model
+    assert isinstance(model.neck.fpn_convs[0].gn, torch.nn.GroupNorm)
+    assert isinstance(model.roi_head.mask_head.convs[0].gn, torch.nn.GroupNorm)
     runner.train()
     metrics = {k: v.current() for k, v in runner.message_hub.log_scalars.items() if k.startswith('val/')}
     assert {'val/coco/bbox_mAP', 'val/coco/segm_mAP'} <= set(metrics)

@@ -23,7 +23,7 @@ DEMO_CONFIGS = Path(__file__).resolve().parents[2] / 'configs' / '_base_' / 'dem
 TASKS = {'mmdet': 'det', 'mmseg': 'seg', 'mmpretrain': 'cls'}
 # keys of the demo files that steer apply_demo instead of being merged into the config
 _DEMO_KEYS = ('shapes_root', 'shapes_kwargs', 'recursive_model_overrides', 'model_overrides_if_present',
-              'model_keys_to_drop')
+              'model_overrides_by_type', 'model_keys_to_drop')
 
 
 def _task(cfg: Config) -> str:
@@ -47,6 +47,18 @@ def _set_recursive(node, key: str, value) -> int:
         for v in node:
             count += _set_recursive(v, key, value)
     return count
+
+
+def _update_by_type(node, overrides: dict) -> None:
+    """Update every dict below ``node`` whose ``type`` is a key of ``overrides`` with that key's settings."""
+    if isinstance(node, dict):
+        if node.get('type') in overrides:
+            node.update(overrides[node['type']])
+        for v in node.values():
+            _update_by_type(v, overrides)
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            _update_by_type(v, overrides)
 
 
 def apply_demo(cfg: Config, **shapes_kwargs) -> Config:
@@ -82,6 +94,7 @@ def apply_demo(cfg: Config, **shapes_kwargs) -> Config:
             node = node.get(p) if isinstance(node, dict) else None
         if isinstance(node, dict) and leaf in node:
             node[leaf] = value
+    _update_by_type(cfg.model, demo.get('model_overrides_by_type', {}))
     for key in demo.get('model_keys_to_drop', []):
         cfg.model.pop(key, None)
     overrides = {k: v for k, v in demo.to_dict().items() if k not in _DEMO_KEYS}

