@@ -17,6 +17,7 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
+from timm.layers import trunc_normal_
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..utils.checkpoint import load_pretrained
@@ -65,6 +66,14 @@ class PyramidBackbone(BaseModule):
     in_channels: int = 3
     #: Smallest input height and width the network accepts.
     min_input_size: int = 1
+
+    @staticmethod
+    def _init_linear(m: nn.Module) -> None:
+        """timm's initialisation of Linear layers (truncated normal, std 0.02; zero bias), for ``self.apply``."""
+        if isinstance(m, nn.Linear):
+            trunc_normal_(m.weight, std=.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
     def _init_outputs(self,
                       stage_channels: Sequence[int],

@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer, build_norm_layer
-from timm.layers import DropPath, LayerScale2d, trunc_normal_
+from timm.layers import DropPath, LayerScale2d
 
 from mmvg.registry import MODELS
 from ..layers import Cluster
@@ -199,13 +199,6 @@ class ContextCluster(PyramidBackbone):
         strides = [self.stem_stride * 2**i for i in range(num_stages)]
         self._init_outputs(dims, strides, out_indices, frozen_stages, norm_eval, out_norm_cfg)
         self.apply(self._init_linear)
-
-    @staticmethod
-    def _init_linear(m: nn.Module) -> None:
-        if isinstance(m, nn.Linear):
-            trunc_normal_(m.weight, std=.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
 
     convert_checkpoint = staticmethod(convert_coc)
 

@@ -54,7 +54,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
-from timm.layers import DropPath, trunc_normal_
+from timm.layers import DropPath
 
 from mmvg.registry import MODELS
 from ..layers.permute_mlp import ChannelMlp, WeightedPermuteMLP
@@ -254,13 +254,6 @@ class VisionPermutator(PyramidBackbone):
                 skip_lam=arch['skip_lam'], norm_cfg=norm_cfg, act_cfg=act_cfg))
         self._init_outputs(dims, strides, out_indices, frozen_stages, norm_eval, out_norm_cfg)
         self.apply(self._init_linear)
-
-    @staticmethod
-    def _init_linear(m: nn.Module) -> None:
-        if isinstance(m, nn.Linear):
-            trunc_normal_(m.weight, std=.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
 
     convert_checkpoint = staticmethod(convert_vip)
 
