@@ -6,18 +6,13 @@ schedule and the optimizer. The task's overrides are plain config files, ``confi
 Pre-trained backbone weights are not used (none can be downloaded here): the demo trains from scratch.
 """
 import os.path as osp
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Union
 
 import mmcv
 import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
-from mmengine.optim import OptimWrapper
-from mmengine.registry import OPTIM_WRAPPERS
-from mmengine.runner.amp import autocast
 
 DEMO_CONFIGS = Path(__file__).resolve().parents[2] / 'configs' / '_base_' / 'demo'
 TASKS = {'mmdet': 'det', 'mmseg': 'seg', 'mmpretrain': 'cls'}
@@ -100,39 +95,6 @@ def apply_demo(cfg: Config, **shapes_kwargs) -> Config:
     overrides = {k: v for k, v in demo.to_dict().items() if k not in _DEMO_KEYS}
     cfg.merge_from_dict(overrides)
     return cfg
-
-
-@OPTIM_WRAPPERS.register_module()
-class AutocastOptimWrapper(OptimWrapper):
-    """Mixed precision by autocast alone, for bfloat16 on any device, the CPU included.
-
-    mmengine's ``AmpOptimWrapper`` refuses to start without a GPU (and scales losses, which fp16 needs and bf16, with
-    fp32's exponent range, does not).
-
-    Args:
-        dtype (str | torch.dtype): Defaults to ``'bfloat16'``.
-        **kwargs: :class:`mmengine.optim.OptimWrapper` arguments.
-    """
-
-    def __init__(self, dtype: Union[str, torch.dtype] = 'bfloat16', **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.cast_dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
-
-    @contextmanager
-    def optim_context(self, model: torch.nn.Module):
-        with super().optim_context(model), autocast(dtype=self.cast_dtype):
-            yield
-
-
-def enable_amp(cfg: Config) -> None:
-    """Mixed precision: fp16 with dynamic loss scaling on GPU, bf16 on CPU."""
-    if torch.cuda.is_available():
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.loss_scale = 'dynamic'
-    else:
-        cfg.optim_wrapper.type = 'AutocastOptimWrapper'
-        cfg.optim_wrapper.pop('loss_scale', None)
-        cfg.optim_wrapper.dtype = 'bfloat16'
 
 
 def _draw(visualizer, task: str, image: np.ndarray, sample) -> np.ndarray:
