@@ -44,11 +44,16 @@ def test_demo_detection_trains_evaluates_and_draws(in_tmp):
     cfg = demo_cfg('configs/coc/mask_rcnn_coc_small.py', in_tmp)
     cfg.train_dataloader.batch_size = 2
     cfg.train_cfg.max_iters = cfg.train_cfg.val_interval = cfg.default_hooks.checkpoint.interval = 4
+    cfg.model.test_cfg.rcnn.score_thr = 0.  # keep every box: 4 steps from scratch may score none above 0.05
     runner = Runner.from_cfg(cfg)
-    # mmdet's from-scratch recipe: GroupNorm in the FPN and the mask head
+    # mmdet's from-scratch recipe: GroupNorm in the FPN and the mask head, a box head of four GN convs
     model = runner.model
     assert isinstance(model.neck.fpn_convs[0].gn, torch.nn.GroupNorm)
     assert isinstance(model.roi_head.mask_head.convs[0].gn, torch.nn.GroupNorm)
+    bbox_head = model.roi_head.bbox_head
+    assert type(bbox_head).__name__ == 'Shared4Conv1FCBBoxHead' and bbox_head.num_classes == 3
+    assert len(bbox_head.shared_convs) == 4 and isinstance(bbox_head.shared_convs[0].gn, torch.nn.GroupNorm)
+    assert model.roi_head.bbox_roi_extractor.roi_layers[0].sampling_ratio == 1
     runner.train()
     metrics = {k: v.current() for k, v in runner.message_hub.log_scalars.items() if k.startswith('val/')}
     assert {'val/coco/bbox_mAP', 'val/coco/segm_mAP'} <= set(metrics)
@@ -57,6 +62,20 @@ def test_demo_detection_trains_evaluates_and_draws(in_tmp):
     picture = save_predictions(runner, str(in_tmp / 'predictions.png'), num_images=2)
     image = Image.open(picture)
     assert image.width >= 128 and image.height >= 2 * 96
+
+
+@pytest.mark.parametrize('native', [True, False])
+def test_demo_detection_uses_bf16_only_where_the_cpu_has_it(native, tmp_path, monkeypatch):
+    monkeypatch.setattr('mmvg.apis.demo.cpu_has_native_bf16', lambda: native)
+    monkeypatch.setattr('torch.cuda.is_available', lambda: False)
+    det = demo_cfg('configs/coc/mask_rcnn_coc_small.py', tmp_path)
+    assert det.optim_wrapper.type == ('AutocastOptimWrapper' if native else 'OptimWrapper')
+    assert det.optim_wrapper.optimizer.type == 'AdamW' and 'bf16_autocast_on_cpu' not in det
+    assert not det.get('val_cfg', {}).get('fp16')  # validation stays fp32
+    if native:
+        assert det.optim_wrapper.dtype == 'bfloat16'
+    # the other demos keep fp32
+    assert demo_cfg('configs/coc/coc_small_in1k.py', tmp_path).optim_wrapper.type == 'OptimWrapper'
 
 
 @pytest.mark.slow
