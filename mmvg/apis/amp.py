@@ -22,6 +22,7 @@ from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
 from mmengine.runner.amp import autocast
+from torch.utils._pytree import tree_leaves, tree_map_only
 
 _PREPARED_ATTR = '_mmvg_cpu_amp_ready'
 
@@ -36,31 +37,11 @@ def cpu_has_native_bf16() -> bool:
 
 def _cast(obj: Any, dtype: torch.dtype) -> Any:
     """``obj`` with every floating-point tensor in it (tuples, lists, dicts included) cast to ``dtype``."""
-    if isinstance(obj, torch.Tensor):
-        return obj.to(dtype) if obj.is_floating_point() and obj.dtype != dtype else obj
-    if isinstance(obj, tuple) and hasattr(obj, '_fields'):  # named tuple
-        return type(obj)(*(_cast(o, dtype) for o in obj))
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_cast(o, dtype) for o in obj)
-    if isinstance(obj, dict):
-        return type(obj)((k, _cast(v, dtype)) for k, v in obj.items())
-    return obj
+    return tree_map_only(torch.Tensor, lambda t: t.to(dtype) if t.is_floating_point() else t, obj)
 
 
 def _first_float_dtype(obj: Any) -> Union[torch.dtype, None]:
-    if isinstance(obj, torch.Tensor):
-        return obj.dtype if obj.is_floating_point() else None
-    if isinstance(obj, (list, tuple)):
-        obj = list(obj)
-    elif isinstance(obj, dict):
-        obj = list(obj.values())
-    else:
-        return None
-    for o in obj:
-        dtype = _first_float_dtype(o)
-        if dtype is not None:
-            return dtype
-    return None
+    return next((t.dtype for t in tree_leaves(obj) if isinstance(t, torch.Tensor) and t.is_floating_point()), None)
 
 
 def _fp32_forward(forward):
