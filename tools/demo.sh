@@ -14,6 +14,6 @@ if [ -f "$WORK_DIR/demo_result.json" ] && [ "${FORCE:-0}" != 1 ]; then
   cat "$WORK_DIR/demo_result.json"
   exit 0
 fi
-echo "[demo] training $CONFIG on the generated shapes data (CPU, about 13 minutes on 2 cores)"
+echo "[demo] training $CONFIG on the generated shapes data (CPU, about 11-15 minutes on 2 cores)"
 .venv/bin/python tools/train.py "$CONFIG" --demo --work-dir "$WORK_DIR"
 cat "$WORK_DIR/demo_result.json"
